@@ -1,0 +1,79 @@
+"""Shared fixtures. Every warehouse test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: 127.0.0.1:5432, trust auth, user postgres (``DACU_TEST_PG``
+overrides the server URL). Each test gets its own database, dropped after.
+Airflow's environment is set here, before anything imports Airflow.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+_AF_HOME = pathlib.Path(os.environ.get("DACU_TEST_AIRFLOW_HOME", f"/tmp/dacu-test-airflow-{os.getpid()}"))
+os.environ.setdefault("AIRFLOW_HOME", str(_AF_HOME))
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AF_HOME}/airflow.db")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+
+PG_SERVER = os.environ.get("DACU_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin():
+    import psycopg
+
+    return psycopg.connect(PG_SERVER.replace("postgresql+psycopg", "postgresql"), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    try:
+        with _pg_admin():
+            return True
+    except Exception:
+        return False
+
+
+def _new_pg_database():
+    name = f"dacu_test_{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as cx:
+        cx.execute(f'CREATE DATABASE "{name}"')
+    return name, PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    with _pg_admin() as cx:
+        cx.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request, tmp_path, pg_available):
+    """A fresh, empty warehouse URL on each backend (schema not created)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    if not pg_available:
+        if os.environ.get("DACU_REQUIRE_PG", "1") == "1":
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable (set DACU_REQUIRE_PG=0 to skip)")
+        pytest.skip("PostgreSQL not reachable")
+    name, url = _new_pg_database()
+    try:
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.fixture
+def engine(warehouse_url):
+    """An engine on a fresh warehouse with the schema created."""
+    from dacu.warehouse import init_schema, make_engine
+
+    eng = make_engine(warehouse_url)
+    init_schema(eng)
+    yield eng
+    eng.dispose()

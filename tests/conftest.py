@@ -14,11 +14,15 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 _AF_HOME = pathlib.Path(os.environ.get("DACU_TEST_AIRFLOW_HOME", f"/tmp/dacu-test-airflow-{os.getpid()}"))
-os.environ.setdefault("AIRFLOW_HOME", str(_AF_HOME))
+# Tests never touch the demo's Airflow home or warehouse, whatever the shell exports.
+os.environ["AIRFLOW_HOME"] = str(_AF_HOME)
+os.environ["DACU_HOME"] = str(_AF_HOME / "dacu-home")
+os.environ.pop("AIRFLOW_CONN_DACU_WAREHOUSE", None)
+os.environ.pop("DACU_WAREHOUSE_CONN_ID", None)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
-os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AF_HOME}/airflow.db")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AF_HOME}/airflow.db"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
 PG_SERVER = os.environ.get("DACU_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -191,21 +191,6 @@ import_rejects = Table(
     Column("resolved", Boolean, nullable=False, default=False),
 )
 
-# One row per task execution of a phase DAG run: what ran, for the demo print
-# and the war room. Keyed by (sale, dag run, task) and replaced on rerun.
-phase_task_log = Table(
-    "phase_task_log",
-    metadata,
-    Column("sale_id", String(64), primary_key=True),
-    Column("run_id", String(250), primary_key=True),
-    Column("task_id", String(250), primary_key=True),
-    Column("phase_id", String(32), nullable=False),
-    Column("sale_day", Date, nullable=False),
-    Column("summary", Text, nullable=False),            # JSON: counts and keys only
-    Column("recorded_at", DateTime, nullable=False),
-)
-Index("ix_phase_task_log_day", phase_task_log.c.sale_id, phase_task_log.c.sale_day)
-
 # Peer averages (同行同层) imported from the platform's download; metric
 # snapshots show them beside the shop's own figures.
 peer_benchmarks = Table(
@@ -218,5 +203,181 @@ peer_benchmarks = Table(
     Column("value", Numeric(18, 6), nullable=False),
     Column("import_batch_id", Integer),
 )
+
+TABLES = {t.name: t for t in metadata.sorted_tables}
+
+# --- crowds ---------------------------------------------------------------------------------------
+# Written by dacu.crowds (docs/crowds.md). A segment run is keyed by
+# (sale_id, strategy_id, run_key) and replaced as a whole on rerun.
+
+# Who a strategy's run selected, frozen at segment time. ``is_holdout`` rows are
+# the control group: never sent, recorded as *virtual sends* at ``as_of`` so the
+# uplift read compares them with the treated rows of the same run.
+crowd_snapshots = Table(
+    "crowd_snapshots",
+    metadata,
+    Column("sale_id", String(64), primary_key=True),
+    Column("strategy_id", String(64), primary_key=True),
+    Column("run_key", String(250), primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+    Column("wave", String(64)),
+    Column("is_holdout", Boolean, nullable=False),
+    Column("as_of", DateTime, nullable=False),        # the gate moment (naive UTC)
+)
+Index("ix_crowd_snapshots_customer", crowd_snapshots.c.sale_id, crowd_snapshots.c.customer_id)
+
+# One summary row per segment run: counts, exclusions by reason, the channels
+# the send-time recheck re-applies.
+segment_runs = Table(
+    "segment_runs",
+    metadata,
+    Column("sale_id", String(64), primary_key=True),
+    Column("strategy_id", String(64), primary_key=True),
+    Column("run_key", String(250), primary_key=True),
+    Column("wave", String(64)),
+    Column("as_of", DateTime, nullable=False),
+    Column("crowd_expr", Text, nullable=False),       # JSON of the strategy's crowd expression
+    Column("channels", String(64), nullable=False),   # comma-separated, e.g. "sms,inapp"
+    Column("holdout_pct", Numeric(5, 2), nullable=False),
+    Column("crowd_size", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("treatment", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("holdout", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("excluded", Text, nullable=False),         # JSON {reason: count}
+    Column("warning", Text),                          # e.g. crowd too small to read an uplift
+)
+
+TABLES = {t.name: t for t in metadata.sorted_tables}
+
+# --- dispatch -------------------------------------------------------------------------------------
+# Written by dacu.dispatch (docs/dispatch.md). The ledger is the outbox: one row
+# per deterministic message key sha256(sale|strategy|wave|customer|channel),
+# inserted (reserved) BEFORE the provider call and marked after it, so a rerun,
+# a killed worker or a backfill never sends a key twice and never drops one.
+DISPATCH_STATES = ("held", "reserved", "sent", "failed", "unknown", "skipped", "holdout")
+
+dispatch_ledger = Table(
+    "dispatch_ledger",
+    metadata,
+    Column("message_key", String(64), primary_key=True),  # sha256 hex; the gateway's client message id
+    Column("sale_id", String(64), nullable=False),
+    Column("strategy_id", String(64), nullable=False),
+    Column("wave", String(64), nullable=False),            # the send occasion, e.g. "sale@2027-06-19T20:00"
+    Column("run_key", String(250), nullable=False),        # the crowd snapshot the row came from
+    Column("customer_id", String(64), nullable=False),
+    Column("channel", String(8), nullable=False),          # sms | email | inapp
+    Column("msg_class", String(12), nullable=False),       # marketing | reminder | notice
+    Column("state", String(12), nullable=False),           # DISPATCH_STATES
+    Column("reason", String(48)),                          # skip / failure reason code
+    Column("planned_at", DateTime, nullable=False),        # the strategy's send time (naive UTC)
+    Column("hold_until", DateTime),                        # quiet hours: not before this
+    Column("expires_at", DateTime),                        # quiet hours: skipped(expired) after this
+    Column("sent_day", Date),                              # sale-local day of the provider call (caps)
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("segments", Integer),
+    Column("cost", Numeric(12, 4)),
+    Column("provider_id", String(64)),
+    Column("receipt", String(12)),                         # delivered | failed (from the gateway)
+    Column("receipt_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),        # the dispatch's send time, not the wall clock
+)
+Index("ix_dispatch_ledger_run", dispatch_ledger.c.sale_id, dispatch_ledger.c.strategy_id, dispatch_ledger.c.wave,
+      dispatch_ledger.c.state)
+Index("ix_dispatch_ledger_customer", dispatch_ledger.c.sale_id, dispatch_ledger.c.customer_id)
+
+# Cap slots: a customer's per-day / per-sale allowance on a channel is a set of
+# numbered slots; a message takes one with INSERT .. ON CONFLICT DO NOTHING, so
+# two strategies dispatching at once cannot both take the last slot.
+dispatch_cap_slots = Table(
+    "dispatch_cap_slots",
+    metadata,
+    Column("scope", String(16), primary_key=True),         # mkt_day | mkt_sale | remind_day | remind_sale
+    Column("period", String(64), primary_key=True),        # "<sale>/<local day>" or "<sale>"
+    Column("customer_id", String(64), primary_key=True),
+    Column("channel", String(8), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("message_key", String(64), nullable=False),
+)
+Index("ix_dispatch_cap_slots_key", dispatch_cap_slots.c.message_key)
+
+TABLES = {t.name: t for t in metadata.sorted_tables}
+
+# --- metrics --------------------------------------------------------------------------------------
+# Written by dacu.metrics (docs/metrics.md): the war-room snapshot of seed 000 §四
+# (one row per crowd and range, wide) and the seed 002 warm-up view (one row per
+# day and new/old). Published only after the Great Expectations suite passes;
+# candidates and the validation verdict are kept per run_key for inspection.
+# Metric columns come from dacu.metrics.definitions (the single metric list).
+from sqlalchemy import Float  # noqa: E402
+
+from dacu.metrics.definitions import SNAPSHOT_METRICS as _SNAPSHOT_METRICS  # noqa: E402
+from dacu.metrics.definitions import WARMUP_METRICS as _WARMUP_METRICS  # noqa: E402
+
+_COUNT = BigInteger().with_variant(Integer, "sqlite")
+_METRIC_TYPES = {"count": _COUNT, "amount": Numeric(14, 2), "value": Numeric(14, 2), "rate": Float, "peer": Float}
+
+
+def _snapshot_metric_columns() -> list[Column]:
+    # rates/values are NULL when their denominator is 0; counts and amounts never are
+    return [Column(m.name, _METRIC_TYPES[m.kind], nullable=m.kind not in ("count", "amount"))
+            for m in _SNAPSHOT_METRICS]
+
+
+def _snapshot_table(name: str, key_first: str | None) -> Table:
+    key = [Column(key_first, String(250), primary_key=True)] if key_first else []
+    return Table(
+        name,
+        metadata,
+        *key,
+        Column("sale_id", String(64), primary_key=not key_first, nullable=False),
+        Column("day_from", Date, primary_key=True),
+        Column("day_to", Date, primary_key=True),
+        Column("crowd", String(32), primary_key=True),
+        *_snapshot_metric_columns(),
+        Column("reference_day", Date, nullable=False),
+        Column("active_rv_days", Integer, nullable=False),
+        *([] if key_first else [Column("run_key", String(250), nullable=False)]),
+        Column("validated_at", DateTime, nullable=False),      # the caller's time (naive UTC)
+    )
+
+
+# Published snapshots, keyed (sale_id, day_from, day_to, crowd); a rerun replaces its key.
+metric_snapshots = _snapshot_table("metric_snapshots", None)
+# Every computed snapshot, passed or not, keyed by the run that computed it.
+metric_snapshot_candidates = _snapshot_table("metric_snapshot_candidates", "run_key")
+
+
+def _warmup_table(name: str, key_first: str | None) -> Table:
+    key = [Column(key_first, String(250), primary_key=True)] if key_first else []
+    return Table(
+        name,
+        metadata,
+        *key,
+        Column("sale_id", String(64), primary_key=not key_first, nullable=False),
+        Column("metric_day", Date, primary_key=True),
+        Column("crowd", String(32), primary_key=True),
+        *[Column(m.name, _COUNT, nullable=False) for m in _WARMUP_METRICS],
+        *([] if key_first else [Column("run_key", String(250), nullable=False)]),
+        Column("validated_at", DateTime, nullable=False),
+    )
+
+
+metric_warmup_daily = _warmup_table("metric_warmup_daily", None)
+metric_warmup_candidates = _warmup_table("metric_warmup_candidates", "run_key")
+
+# One verdict per run and range: did the suite pass, and what failed (names + offending crowds).
+metric_validations = Table(
+    "metric_validations",
+    metadata,
+    Column("run_key", String(250), primary_key=True),
+    Column("day_from", Date, primary_key=True),
+    Column("day_to", Date, primary_key=True),
+    Column("sale_id", String(64), nullable=False),
+    Column("success", Boolean, nullable=False),           # the publishing gate (no critical failure)
+    Column("published", Boolean, nullable=False),
+    Column("expectations_evaluated", Integer, nullable=False),
+    Column("failed", Text, nullable=False),               # JSON list: suite, name, severity, rows, detail
+    Column("validated_at", DateTime, nullable=False),
+)
+Index("ix_metric_validations_sale", metric_validations.c.sale_id, metric_validations.c.day_from)
 
 TABLES = {t.name: t for t in metadata.sorted_tables}

@@ -1,0 +1,58 @@
+# dacu: two commands for a newcomer (see README.md).
+#   make demo   - venv + install + Airflow on SQLite + demo shop + the Double 11 2026 season as dated runs
+#   make test   - the whole suite (SQLite and PostgreSQL)
+#   make airflow - the Airflow UI on the demo warehouse
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+DACU_HOME ?= $(CURDIR)/.dacu
+DEMO_PLAYBOOK ?= tmall_double11_2026.yaml
+DEMO_CUSTOMERS ?= 3000
+DEMO_SEED ?= 11
+PYTEST_ARGS ?=
+
+# Airflow and the warehouse for demo/airflow (tests set their own in tests/conftest.py).
+export DACU_HOME
+export AIRFLOW_HOME ?= $(DACU_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
+export AIRFLOW_CONN_DACU_WAREHOUSE ?= {"conn_type": "sqlite", "host": "$(DACU_HOME)/warehouse.db"}
+
+.PHONY: install demo test test-sqlite airflow bench lint clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -n "$(PY)" || { echo "Python 3.11 is needed (python3.11 not found)"; exit 2; }
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "dacu needs Python 3.11, found " + sys.version.split()[0])'
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python -m dacu.demo --playbook $(DEMO_PLAYBOOK) --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED)
+
+test: install
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+
+test-sqlite: install
+	DACU_REQUIRE_PG=0 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not postgres" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/dacu playbook lint include/playbooks/*.yaml
+
+airflow: install
+	@test -f $(DACU_HOME)/warehouse.db || { echo "No demo warehouse yet: run 'make demo' first"; exit 2; }
+	@echo "Airflow UI: http://localhost:8080  (login printed below and stored in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	$(BIN)/airflow standalone
+
+bench: install
+	$(BIN)/python bench/bench_generate.py --customers 100000
+
+clean:
+	rm -rf $(DACU_HOME) .pytest_cache

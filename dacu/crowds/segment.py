@@ -1,0 +1,80 @@
+"""The segment step of a strategy: evaluate its crowd at the gate moment and freeze it.
+
+``segment_strategy`` is the single entry point the Airflow operator wraps;
+``segment_gate`` segments several strategies of one gate with one shared
+``GateEvaluator`` so each distinct crowd is read once per gate.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from dacu.crowds.bounds import CrowdError
+from dacu.crowds.evaluate import GateEvaluator, crowd_expr
+from dacu.crowds.holdout import HOLDOUT_SALT, readability_warning, split_holdout
+from dacu.crowds.snapshot import SegmentResult, write_segment_snapshot
+
+log = logging.getLogger(__name__)
+
+
+def _strategy(playbook: Any, strategy_id: str) -> Any:
+    strategy = playbook.strategy(strategy_id)
+    if getattr(strategy, "crowd", None) is None:
+        raise CrowdError(f"strategy {strategy_id} has no crowd (kind {getattr(strategy, 'kind', '?')})")
+    if not getattr(strategy, "channels", None):
+        raise CrowdError(f"strategy {strategy_id} has no channels")
+    return strategy
+
+
+def segment_strategy(engine: Engine, playbook: Any, strategy_id: str, as_of: datetime, run_key: str, *,
+                     evaluator: GateEvaluator | None = None, salt: str = HOLDOUT_SALT) -> SegmentResult:
+    """Evaluate the strategy's crowd as of ``as_of`` (aware gate moment), apply the channel
+    exclusions, split the holdout and replace the snapshot of (sale, strategy, run_key)."""
+    strategy = _strategy(playbook, strategy_id)
+    ev = evaluator or GateEvaluator(engine, playbook, as_of)
+    if ev.ctx.as_of != as_of:
+        raise ValueError("the evaluator belongs to another gate moment")
+    expr = crowd_expr(strategy.crowd)
+    comp, eligible, excluded = ev.eligible(expr, strategy.channels)
+    return write_segment_snapshot(
+        engine, ev.ctx.sale_id, strategy.id, getattr(strategy, "wave", None), run_key, as_of, eligible,
+        float(getattr(strategy, "holdout_pct", 0) or 0), crowd_size=len(comp.crowd), excluded_by_reason=excluded,
+        channels=strategy.channels, crowd_expr_json=expr.to_json(), salt=salt)
+
+
+def segment_gate(engine: Engine, playbook: Any, strategy_ids: Iterable[str], as_of: datetime,
+                 run_key: str) -> dict[str, SegmentResult]:
+    """Segment every strategy of one gate, sharing crowd evaluations."""
+    ev = GateEvaluator(engine, playbook, as_of)
+    return {sid: segment_strategy(engine, playbook, sid, as_of, run_key, evaluator=ev) for sid in strategy_ids}
+
+
+@dataclass
+class SegmentPreview:
+    crowd: int
+    treatment: int
+    holdout: int
+    excluded_by_reason: dict[str, int]
+    sample: list[str]                 # up to 5 treated customer ids (sorted), for a masked look
+    warning: str | None
+
+    def as_dict(self) -> dict:
+        return {"crowd": self.crowd, "treatment": self.treatment, "holdout": self.holdout,
+                "excluded_by_reason": self.excluded_by_reason, "warning": self.warning}
+
+
+def preview_strategy(engine: Engine, playbook: Any, strategy_id: str, as_of: datetime,
+                     salt: str = HOLDOUT_SALT) -> SegmentPreview:
+    """What ``segment_strategy`` would select, without writing anything."""
+    strategy = _strategy(playbook, strategy_id)
+    ev = GateEvaluator(engine, playbook, as_of)
+    comp, eligible, excluded = ev.eligible(strategy.crowd, strategy.channels)
+    pct = float(getattr(strategy, "holdout_pct", 0) or 0)
+    treatment, holdout = split_holdout(ev.ctx.sale_id, eligible, pct, salt)
+    return SegmentPreview(len(comp.crowd), len(treatment), len(holdout), excluded, treatment[:5],
+                          readability_warning(len(treatment), len(holdout), pct))

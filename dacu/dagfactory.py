@@ -1,0 +1,132 @@
+"""Builds a sale's Airflow DAGs from its playbook: one DAG per phase plus the daily metrics DAG.
+
+Called from the thin files in ``dags/`` (one per playbook, so a broken
+playbook is one import error and the other sales still load). Parsing reads the
+playbook file and nothing else: no database, no network.
+
+Phase DAG ``<sale>__<phase>``: ticks daily at 00:00 sale-local from the phase's
+first day to its last (schedule-driven: unpaused, it runs by itself through the
+sale; backfillable). Each run plans its sale day, then per gate time a task
+group: a deferrable time-sensor gate, then one segment task per crowd strategy
+that can fire at that gate. Strategies not due that day are skipped with the
+reason.
+
+Metrics DAG ``<sale>__metrics``: daily at 01:00 sale-local over the sale's
+window; each run snapshots the previous sale day.
+"""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+PHASE_TICK = "0 0 * * *"
+METRICS_TICK = "0 1 * * *"
+
+
+def _phase_params():
+    from airflow.sdk import Param
+
+    return {
+        "dry_run": Param(False, type="boolean", title="Dry run",
+                         description="Select crowds and record what would be sent; send nothing."),
+        "sale_day": Param("", type="string", title="Sale day (YYYY-MM-DD)",
+                          description="Manual runs only: the sale day to run. Empty: the run's own day.",
+                          pattern=r"^(\d{4}-\d{2}-\d{2})?$"),
+    }
+
+
+def build_phase_dag(playbook, playbook_name: str, phase_id: str):
+    from airflow.sdk import DAG, TaskGroup
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    from dacu.planning import crowd_strategies, gate_key, strategy_gates
+    from dacu.playbook.render import phase_doc_md
+    from operators.phase import GateSensor, PhasePlanOperator
+    from operators.segment import SegmentAudienceOperator
+
+    sale = playbook.sale
+    phase = playbook.phase(phase_id)
+    tz = playbook.tz
+    days = phase.days()
+    start = datetime.combine(days[0], time(0), tzinfo=tz)
+    end = datetime.combine(days[-1], time(23, 59), tzinfo=tz)
+    dag = DAG(
+        dag_id=f"{sale.id}__{phase_id}",
+        description=f"{sale.name} · {phase.name}",
+        schedule=CronTriggerTimetable(PHASE_TICK, timezone=sale.timezone),
+        start_date=start,
+        end_date=end,
+        catchup=False,           # a missed day's sends are not made up late; backfill re-plays on purpose
+        max_active_runs=1,
+        params=_phase_params(),
+        doc_md=phase_doc_md(playbook, phase_id),
+        tags=["dacu", f"sale:{sale.id}", f"phase:{phase_id}"],
+        default_args={"owner": "crm-ops", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    )
+    with dag:
+        plan = PhasePlanOperator(task_id="plan_day", playbook=playbook_name, phase_id=phase_id)
+        by_gate: dict[str, list] = {gate_key(t): [] for t in playbook.gate_times(phase_id)}
+        for strategy in crowd_strategies(playbook, phase_id):
+            for g in strategy_gates(playbook, strategy):
+                by_gate[g].append(strategy)
+        for g in sorted(by_gate):
+            if not by_gate[g]:
+                continue        # only scene tasks at this time: nothing for the system to do at the gate
+            with TaskGroup(group_id=g, tooltip=f"gate {g[1:3]}:{g[3:]}"):
+                gate = GateSensor(task_id="gate", gate=g, poke_interval=30)
+                plan >> gate
+                for strategy in by_gate[g]:
+                    gate >> SegmentAudienceOperator(
+                        task_id=f"segment__{strategy.id}", playbook=playbook_name,
+                        strategy_id=strategy.id, gate=g,
+                    )
+    return dag
+
+
+def build_metrics_dag(playbook, playbook_name: str):
+    from airflow.sdk import DAG, Param
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    from operators.metrics import MetricSnapshotOperator
+
+    sale = playbook.sale
+    tz = playbook.tz
+    first = datetime.combine(sale.window.start + timedelta(days=1), time(0), tzinfo=tz)
+    last = datetime.combine(sale.window.end + timedelta(days=1), time(23, 59), tzinfo=tz)
+    dag = DAG(
+        dag_id=f"{sale.id}__metrics",
+        description=f"{sale.name} · 每日数据快照 (daily metric snapshots per crowd)",
+        schedule=CronTriggerTimetable(METRICS_TICK, timezone=sale.timezone),
+        start_date=first,
+        end_date=last,
+        catchup=False,          # the retro backfills past days on purpose (airflow backfill create)
+        max_active_runs=2,
+        params={"day": Param("", type="string", title="Sale day (YYYY-MM-DD)",
+                             description="Manual runs only: the day to snapshot. Empty: the day before the run.",
+                             pattern=r"^(\d{4}-\d{2}-\d{2})?$")},
+        doc_md=(f"### {sale.name} · 每日数据快照\n\n"
+                f"每天 01:00 ({sale.timezone}) 计算前一天的分人群指标 (全店/新客/老客/会员/粉丝), "
+                f"经 Great Expectations 校验后发布; 校验失败则保留上一次的快照。\n\n"
+                f"| 项目 | 值 |\n|---|---|\n| 老客基准日 | {sale.reference_day} |\n"
+                f"| 统计窗口 | {sale.window.start} – {sale.window.end} |\n"
+                f"| 活跃RV天数 | {playbook.metrics.active_rv_days} |\n"),
+        tags=["dacu", f"sale:{sale.id}", "metrics"],
+        default_args={"owner": "crm-ops", "retries": 1, "retry_delay": timedelta(minutes=5)},
+    )
+    with dag:
+        MetricSnapshotOperator(task_id="snapshot", playbook=playbook_name)
+    return dag
+
+
+def build_dags(playbook_path: str | Path, namespace: dict[str, Any]) -> list:
+    """Build every DAG of one playbook into ``namespace`` (a DAG file's globals)."""
+    from dacu.playbook import load_playbook
+
+    path = Path(playbook_path)
+    playbook = load_playbook(path)
+    dags = [build_phase_dag(playbook, path.name, p.id) for p in playbook.phases]
+    dags.append(build_metrics_dag(playbook, path.name))
+    for dag in dags:
+        namespace[dag.dag_id] = dag
+    return dags

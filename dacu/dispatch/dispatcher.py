@@ -1,0 +1,470 @@
+"""The dispatch entry point: one strategy's segment run → ledger → channels → receipts.
+
+``dispatch_strategy`` is what the Airflow dispatch task (and ``dacu dispatch``)
+calls. It works in ledger batches: per batch it reads the ledger, re-checks
+the rules, takes cap slots and reserves keys in one transaction, then calls the
+channels (gateway calls of up to 100 messages on a few threads over pooled
+keep-alive connections) and marks the answers in a second transaction. It
+returns counts and keys only (XCom-safe); phone numbers and emails never reach
+its logs or errors.
+"""
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from dacu.dispatch import ledger, render, rules
+from dacu.dispatch.channels.base import Outcome
+from dacu.dispatch.channels.email_smtp import SmtpChannel
+from dacu.dispatch.channels.ratelimit import TokenBucket
+from dacu.dispatch.channels.sms_http import GatewayClient
+from dacu.dispatch.ledger import sql
+
+log = logging.getLogger(__name__)
+
+GATEWAY_CHANNELS = ("sms", "inapp")
+
+
+class DispatchError(ValueError):
+    """The strategy cannot be dispatched as asked (names the strategy and the field)."""
+
+
+def _utc(t: datetime) -> datetime:
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class _Plan:
+    """Everything fixed for one dispatch call."""
+    sale_id: str
+    strategy: object
+    run_key: str
+    wave: str
+    msg_class: str
+    channels: list[str]
+    tz: ZoneInfo
+    send_time: datetime            # aware
+    send_utc: datetime             # naive UTC
+    local_day: date
+    policies: dict[str, rules.ChannelPolicy]
+    holds: dict[str, tuple[datetime, datetime] | None]   # channel -> (hold_until, expires) naive UTC
+    caps: dict[str, list[rules.CapScope]]
+    template: render.Template
+    subject: str
+
+
+@dataclass
+class _Tally:
+    calls: int = 0
+    handed_over: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    dry: Counter = field(default_factory=Counter)
+    dry_skipped: Counter = field(default_factory=Counter)
+    dry_cost: float = 0.0
+
+
+def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: datetime, *,
+                      gateway_url: str | None, smtp: dict | None = None, dry_run: bool = False,
+                      db_batch: int = 1000, gateway_batch: int = 100, threads: int = 4,
+                      rate_per_s: float | None = None, hold_expiry: timedelta = rules.DEFAULT_HOLD_EXPIRY,
+                      reconcile_rounds: int = 3, collect_receipts: bool = True,
+                      link_base: str = "https://s.example.com",
+                      gateway_client: GatewayClient | None = None,
+                      smtp_channel: SmtpChannel | None = None) -> dict:
+    """Send one strategy's segment run (``run_key``) at ``send_time`` (aware; never the wall clock).
+
+    ``dry_run`` (manual runs, backfills): nothing is written or sent; the counts say
+    what would happen. Returns counts only: sent, failed, unknown, pending, held,
+    skipped by reason, holdout, delivered, cost estimate, this call's msg/s.
+    ``gateway_client`` / ``smtp_channel`` replace the clients built from
+    ``gateway_url`` / ``smtp`` (tests, benchmarks).
+    """
+    plan = _plan(engine, playbook, strategy_id, run_key, send_time, hold_expiry, link_base)
+    gw = smtp_ch = None
+    if not dry_run:
+        if any(c in GATEWAY_CHANNELS for c in plan.channels):
+            if gateway_client is None and not gateway_url:
+                raise DispatchError(f"strategy {strategy_id}: channels {plan.channels} need gateway_url")
+            gw = gateway_client or GatewayClient(
+                gateway_url, pool_size=max(threads, 2), max_batch=gateway_batch,
+                rate_limit=TokenBucket(rate_per_s) if rate_per_s else None)
+        if "email" in plan.channels:
+            if smtp_channel is None and not smtp:
+                raise DispatchError(f"strategy {strategy_id}: channel email needs smtp settings")
+            smtp_ch = smtp_channel or SmtpChannel.from_settings(smtp, plan.policies["email"].sender)
+    run = _Run(engine, plan, gw, smtp_ch, dry_run=dry_run, db_batch=db_batch, gateway_batch=gateway_batch,
+               threads=threads)
+    try:
+        return run.execute(reconcile_rounds=reconcile_rounds, collect_receipts=collect_receipts)
+    finally:
+        if gw is not None and gateway_client is None:
+            gw.close()
+
+
+def _plan(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: datetime,
+          hold_expiry: timedelta, link_base: str) -> _Plan:
+    if send_time.tzinfo is None:
+        raise DispatchError("send_time must be timezone-aware (the run's logical moment)")
+    try:
+        strategy = playbook.strategy(strategy_id)
+    except KeyError as exc:
+        raise DispatchError(str(exc).strip("'\"")) from None
+    msg_class = rules.MSG_CLASS.get(strategy.kind)
+    if msg_class is None:
+        raise DispatchError(f"strategy {strategy_id}: kind {strategy.kind} sends nothing (scene tasks are done "
+                            "by a person in another back office)")
+    if not strategy.channels:
+        raise DispatchError(f"strategy {strategy_id}: channels is empty")
+    if "sms" in strategy.channels and playbook.channels.sms is None:
+        raise DispatchError(f"strategy {strategy_id} sends SMS but the playbook has no channels.sms "
+                            "(signature, unsubscribe_suffix, unit_price)")
+    template = render.compile_template(playbook, strategy, link_base=link_base)   # fails before any send
+    sale_id = playbook.sale.id
+    tz = playbook.tz
+    with engine.connect() as conn:
+        seg = conn.execute(sql("dispatch/segment_run", dt_cols=("as_of",)),
+                           {"sale_id": sale_id, "strategy_id": strategy_id, "run_key": run_key}).first()
+    if seg is None:
+        raise DispatchError(f"no segment run {sale_id}/{strategy_id}/{run_key}: segment before dispatching")
+    gate_local = seg.as_of.replace(tzinfo=timezone.utc).astimezone(tz)
+    wave = ledger.occasion(seg.wave or strategy.wave, gate_local, daily=strategy.when.form == 3)
+    local = send_time.astimezone(tz)
+    policies = {c: rules.channel_policy(playbook, c) for c in strategy.channels}
+    holds: dict[str, tuple[datetime, datetime] | None] = {}
+    for c, pol in policies.items():
+        h = rules.quiet_hold(local, pol.quiet, hold_expiry) if msg_class == "marketing" else None
+        holds[c] = (_utc(h[0]), _utc(h[1])) if h else None
+    caps = {c: rules.cap_scopes(sale_id, strategy, pol, msg_class, local.date()) for c, pol in policies.items()}
+    subject = (strategy.material.subject if strategy.material and strategy.material.subject else strategy.name)
+    return _Plan(sale_id, strategy, run_key, wave, msg_class, list(strategy.channels), tz, send_time,
+                 _utc(send_time), local.date(), policies, holds, caps, template, subject)
+
+
+class _Run:
+    def __init__(self, engine: Engine, plan: _Plan, gw: GatewayClient | None, smtp: SmtpChannel | None, *,
+                 dry_run: bool, db_batch: int, gateway_batch: int, threads: int) -> None:
+        if db_batch < 1 or gateway_batch < 1 or threads < 1:
+            raise DispatchError("db_batch, gateway_batch and threads must be >= 1")
+        self.engine, self.p, self.gw, self.smtp = engine, plan, gw, smtp
+        self.dry_run, self.db_batch, self.gateway_batch, self.threads = dry_run, db_batch, gateway_batch, threads
+        self.t = _Tally()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dacu-dispatch") if gw else None
+
+    # ---- the whole call ----------------------------------------------------------------------
+    def execute(self, *, reconcile_rounds: int, collect_receipts: bool) -> dict:
+        p = self.p
+        started = _time.monotonic()     # for msg/s and ETA only; no decision uses it
+        try:
+            members, holdouts, dropped, crowd_skipped = self._recipients()
+            everyone = sorted(members | holdouts | set(dropped))
+            per_batch = max(1, self.db_batch // len(p.channels))
+            done = 0
+            for i in range(0, len(everyone), per_batch):
+                chunk = everyone[i:i + per_batch]
+                self._batch(chunk, holdouts, dropped)
+                done += len(chunk)
+                self._progress(done, len(everyone), started)
+            if not self.dry_run:
+                self._reconcile(reconcile_rounds)
+                if collect_receipts and self.gw is not None:
+                    self._receipts()
+        finally:
+            if self._pool:
+                self._pool.shutdown(wait=True)
+        seconds = _time.monotonic() - started
+        return self._summary(len(members) + len(holdouts) + len(dropped), crowd_skipped, seconds)
+
+    def _recipients(self) -> tuple[set[str], set[str], dict[str, str], dict[str, int]]:
+        """(treated ids to send, holdout ids, {dropped id: reason}, crowd recheck counts)."""
+        from dacu.crowds.freshness import recheck_at_send   # the crowd library's send-time recheck
+
+        p = self.p
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(sql("dispatch/snapshot_rows"),
+                                     {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key}))
+        treated = {r.customer_id for r in rows if not r.is_holdout}
+        holdouts = {r.customer_id for r in rows if r.is_holdout}
+        to_send, skipped = recheck_at_send(self.engine, p.sale_id, p.strategy.id, p.run_key, p.send_time,
+                                           skip_paid_since=p.msg_class != "notice")
+        keep = set(to_send) & treated
+        # The recheck gives counts per reason; the ledger needs a reason per key: the contact
+        # rules below name it, anything else the recheck dropped is "paid since the segment".
+        dropped = {cid: "paid_since_segment" for cid in treated - keep}
+        return keep, holdouts, dropped, {k: v for k, v in skipped.items() if v}
+
+    # ---- one ledger batch --------------------------------------------------------------------
+    def _batch(self, customer_ids: list[str], holdouts: set[str], dropped: dict[str, str]) -> None:
+        p = self.p
+        items = [(ledger.message_key(p.sale_id, p.strategy.id, p.wave, cid, ch), cid, ch)
+                 for cid in customer_ids for ch in p.channels]
+        base = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "wave": p.wave, "run_key": p.run_key,
+                "msg_class": p.msg_class, "planned_at": p.send_utc, "updated_at": p.send_utc}
+        with self.engine.connect() as conn:
+            existing = ledger.fetch(conn, [k for k, _, _ in items])
+            contacts = self._contacts(conn, customer_ids)
+        new_rows: list[dict] = []        # inserted (ON CONFLICT DO NOTHING)
+        held_updates: list[dict] = []    # held -> reserved / skipped
+        to_rule: list[tuple[str, str, str, bool]] = []   # (key, cid, channel, is_new)
+        resend: list[tuple[str, str, str]] = []
+        for key, cid, ch in items:
+            ex = existing.get(key)
+            if ex is None:
+                if cid in holdouts:
+                    new_rows.append({**base, "message_key": key, "customer_id": cid, "channel": ch,
+                                     "state": "holdout", "reason": None, "hold_until": None, "expires_at": None})
+                else:
+                    to_rule.append((key, cid, ch, True))
+            elif ex.state == "held":
+                if p.send_utc < ex.hold_until:
+                    continue                                   # still quiet hours
+                if p.send_utc > ex.expires_at:
+                    held_updates.append({"message_key": key, "state": "skipped", "reason": "quiet_hours_expired",
+                                         "updated_at": p.send_utc})
+                else:
+                    to_rule.append((key, cid, ch, False))
+            elif ex.state in ledger.RESEND_STATES:
+                resend.append((key, cid, ch))                  # a crash or a timeout left it: same key again
+        # rules: recheck reasons, contact, quiet hours
+        cap_candidates: dict[str, list[tuple[str, str, str, bool]]] = defaultdict(list)
+        decided: list[tuple[str, str, str, bool, str, str | None, tuple | None]] = []
+        for key, cid, ch, is_new in to_rule:
+            reason = rules.contact_block(contacts.get(cid), ch, p.msg_class, p.send_utc)
+            if reason is None and cid in dropped:
+                # the crowd recheck dropped this customer: name its reason as precisely as we can
+                reason = rules.contact_block(contacts.get(cid), ch, "marketing", p.send_utc) or dropped[cid]
+            if reason:
+                decided.append((key, cid, ch, is_new, "skipped", reason, None))
+            elif is_new and p.holds[ch] is not None:
+                decided.append((key, cid, ch, is_new, "held", None, p.holds[ch]))
+            else:
+                cap_candidates[ch].append((key, cid, ch, is_new))
+        if self.dry_run:
+            self._dry_tally(existing, items, holdouts, decided, cap_candidates, contacts, resend)
+            return
+        reserved: list[tuple[str, str, str]] = []
+        with self.engine.begin() as conn:
+            for ch, cands in cap_candidates.items():
+                ok = {k for k, _, _, _ in cands}
+                failed_reason: dict[str, str] = {}
+                claimed: list[str] = []
+                for scope in p.caps[ch]:
+                    live = [(k, c, cc) for k, c, cc, _ in cands if k in ok]
+                    got = ledger.claim_slots(conn, scope.scope, scope.period, scope.cap, live)
+                    for k, _, _ in live:
+                        if k not in got:
+                            ok.discard(k)
+                            failed_reason[k] = scope.reason
+                    claimed.extend(got)
+                # a key refused by a later scope gives back the slots it took in earlier ones
+                ledger.release_slots(conn, [k for k in set(claimed) if k not in ok])
+                for key, cid, cc, is_new in cands:
+                    if key in ok:
+                        decided.append((key, cid, cc, is_new, "reserved", None, None))
+                        reserved.append((key, cid, cc))
+                    else:
+                        decided.append((key, cid, cc, is_new, "skipped", failed_reason[key], None))
+            for key, cid, ch, is_new, state, reason, hold in decided:
+                if is_new:
+                    new_rows.append({**base, "message_key": key, "customer_id": cid, "channel": ch, "state": state,
+                                     "reason": reason, "hold_until": hold[0] if hold else None,
+                                     "expires_at": hold[1] if hold else None})
+                else:
+                    held_updates.append({"message_key": key, "state": state, "reason": reason,
+                                         "updated_at": p.send_utc})
+            ledger.insert(conn, new_rows)
+            ledger.resolve_held(conn, held_updates)
+        if reserved:
+            # another attempt may have taken a key first: send only what the ledger says is ours to send
+            with self.engine.connect() as conn:
+                now = ledger.fetch(conn, [k for k, _, _ in reserved])
+            resend.extend(it for it in reserved if now.get(it[0]) and now[it[0]].state in ledger.RESEND_STATES)
+        if resend:
+            self._send(resend, contacts)
+
+    def _contacts(self, conn, customer_ids: list[str]) -> dict[str, dict]:
+        stmt = sql("dispatch/customers_contact", "ids", dt_cols=("opted_out_at",))
+        out: dict[str, dict] = {}
+        for i in range(0, len(customer_ids), ledger.IN_CHUNK):
+            for r in conn.execute(stmt, {"ids": customer_ids[i:i + ledger.IN_CHUNK]}):
+                out[r.customer_id] = dict(r._mapping)
+        return out
+
+    # ---- sending -----------------------------------------------------------------------------
+    def _text(self, customer: dict, channel: str) -> str:
+        body = self.p.template.render(customer.get("nick"))
+        if channel == "sms":
+            pol = self.p.policies["sms"]
+            return render.sms_text(body, signature=pol.signature, unsubscribe=pol.unsubscribe,
+                                   msg_class=self.p.msg_class)
+        return body
+
+    def _send(self, items: list[tuple[str, str, str]], contacts: dict[str, dict]) -> None:
+        p = self.p
+        by_channel: dict[str, list] = defaultdict(list)
+        outcomes: list[Outcome] = []
+        channel_of = {key: ch for key, _, ch in items}
+        for key, cid, ch in items:
+            c = contacts.get(cid)
+            to = rules.recipient(c, ch) if c is not None else None
+            if not to:
+                outcomes.append(Outcome(key, "failed", "no_contact"))   # contact data vanished since reserve
+                continue
+            by_channel[ch].append((key, to, self._text(c, ch)))
+        for ch, msgs in by_channel.items():
+            if ch in GATEWAY_CHANNELS:
+                kind = rules.GATEWAY_KIND[p.msg_class]
+                calls = [msgs[i:i + self.gateway_batch] for i in range(0, len(msgs), self.gateway_batch)]
+                futures = [self._pool.submit(self.gw.send_batch, ch, kind, c, p.send_time) for c in calls]
+                self.t.calls += len(calls)
+                for f in futures:
+                    outcomes.extend(f.result())    # a crash here leaves the rest reserved: resent next run
+            else:
+                outcomes.extend(self.smtp.send([(k, to, p.subject, text) for k, to, text in msgs]))
+                self.t.calls += 1
+            self.t.handed_over += len(msgs)
+        self._mark(outcomes, channel_of)
+
+    def _mark(self, outcomes: list[Outcome], channel_of: dict[str, str]) -> None:
+        p = self.p
+        price = p.policies["sms"].unit_price if "sms" in p.policies else 0.0
+        rows = []
+        for o in outcomes:
+            self.t.outcomes[o.state] += 1
+            if o.state == "unsent":
+                continue                                       # stays reserved: the next run sends it
+            cost = None
+            if o.state == "sent" and o.segments is not None and channel_of.get(o.key) == "sms":
+                cost = round(o.segments * price, 4)
+            is_sms = channel_of.get(o.key) == "sms"
+            rows.append({"message_key": o.key, "state": o.state, "reason": o.reason, "provider_id": o.provider_id,
+                         "segments": o.segments if is_sms else None, "cost": cost,
+                         "sent_day": p.local_day if o.state == "sent" else None, "updated_at": p.send_utc})
+        failed = [o.key for o in outcomes if o.state == "failed"]
+        with self.engine.begin() as conn:
+            ledger.mark(conn, rows)
+            ledger.release_slots(conn, failed)          # a rejected message did not reach anyone
+
+    # ---- after the batches -------------------------------------------------------------------
+    def _reconcile(self, rounds: int) -> None:
+        """Unknown keys: the gateway's record decides; keys it never saw are resent under the same id."""
+        if self.gw is None:
+            return
+        p = self.p
+        for _ in range(rounds):
+            with self.engine.connect() as conn:
+                pend = [r for r in ledger.pending(conn, p.sale_id, p.strategy.id, p.wave)
+                        if r.channel in GATEWAY_CHANNELS and r.state == "unknown"]
+            if not pend:
+                return
+            status = self.gw.status([r.message_key for r in pend])
+            known = [Outcome(r.message_key, "sent", None, status[r.message_key].get("msg_id"),
+                             status[r.message_key].get("segments"))
+                     for r in pend if status.get(r.message_key, {}).get("status") == "accepted"]
+            self._mark(known, {r.message_key: r.channel for r in pend})
+            again = [(r.message_key, r.customer_id, r.channel) for r in pend
+                     if status.get(r.message_key, {}).get("status") != "accepted"]
+            log.info("%s/%s reconcile: %d unknown, %d found accepted, %d resent", p.strategy.id, p.wave,
+                     len(pend), len(known), len(again))
+            if again:
+                with self.engine.connect() as conn:
+                    contacts = self._contacts(conn, sorted({cid for _, cid, _ in again}))
+                self._send(again, contacts)
+
+    def _receipts(self) -> None:
+        p = self.p
+        with self.engine.connect() as conn:
+            keys = ledger.awaiting_receipt(conn, p.sale_id, p.strategy.id, p.wave)
+        if not keys:
+            return
+        status = self.gw.status(keys)
+        got = {k: v["receipt"] for k, v in status.items() if v.get("status") == "accepted" and v.get("receipt")}
+        with self.engine.begin() as conn:
+            ledger.set_receipts(conn, got, p.send_utc)
+
+    # ---- dry run -----------------------------------------------------------------------------
+    def _dry_tally(self, existing, items, holdouts, decided, cap_candidates, contacts, resend) -> None:
+        p, t = self.p, self.t
+        for key, cid, ch in items:
+            ex = existing.get(key)
+            if ex is not None and ex.state in ledger.FINAL_STATES:
+                t.dry["already_" + ex.state] += 1
+            elif ex is None and cid in holdouts:
+                t.dry["holdout"] += 1
+        t.dry["would_resend"] += len(resend)
+        for _, _, _, _, state, reason, _ in decided:
+            if state == "skipped":
+                t.dry_skipped[reason] += 1
+            else:
+                t.dry[state] += 1
+        with self.engine.connect() as conn:
+            for ch, cands in cap_candidates.items():
+                ids = [cid for _, cid, _, _ in cands]
+                used = {s.scope: ledger.slots_used(conn, s.scope, s.period, ids) for s in p.caps[ch]}
+                for _, cid, _, _ in cands:
+                    blocked = next((s.reason for s in p.caps[ch] if used[s.scope].get((cid, ch), 0) >= s.cap), None)
+                    if blocked:
+                        t.dry_skipped[blocked] += 1
+                        continue
+                    t.dry["would_send"] += 1
+                    if ch == "sms":
+                        t.dry_cost += render.segments(self._text(contacts[cid], ch)) * p.policies["sms"].unit_price
+
+    # ---- reporting ---------------------------------------------------------------------------
+    def _progress(self, done: int, total: int, started: float) -> None:
+        elapsed = max(_time.monotonic() - started, 1e-6)
+        rate = self.t.handed_over / elapsed
+        eta = (total - done) * elapsed / done if done else 0
+        log.info("dispatch %s/%s: %d/%d recipients, sent %d, failed %d, unknown %d, %.0f msg/s, ETA %.0fs",
+                 self.p.strategy.id, self.p.wave, done, total, self.t.outcomes["sent"], self.t.outcomes["failed"],
+                 self.t.outcomes["unknown"], rate, eta)
+
+    def _summary(self, recipients: int, crowd_skipped: dict[str, int], seconds: float) -> dict:
+        p = self.p
+        out = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key, "wave": p.wave,
+               "send_time": p.send_time.isoformat(), "msg_class": p.msg_class, "channels": p.channels,
+               "dry_run": self.dry_run, "recipients": recipients, "crowd_recheck": crowd_skipped}
+        if self.dry_run:
+            out.update({"would": dict(self.t.dry), "skipped": dict(self.t.dry_skipped),
+                        "cost_estimate": round(self.t.dry_cost, 2), "seconds": round(seconds, 3)})
+            return out
+        with self.engine.connect() as conn:
+            rows = ledger.counts(conn, p.sale_id, p.strategy.id, p.wave)
+        states: Counter = Counter()
+        skipped: Counter = Counter()
+        failed: Counter = Counter()
+        receipts: Counter = Counter()
+        cost = 0.0
+        segments = 0
+        hold_until = None
+        for r in rows:
+            states[r.state] += r.n
+            if r.state == "skipped":
+                skipped[r.reason] += r.n
+            if r.state == "failed":
+                failed[r.reason] += r.n
+            if r.receipt:
+                receipts[r.receipt] += r.n
+            cost += float(r.cost or 0)
+            segments += int(r.segments or 0)
+            if r.state == "held" and r.first_hold_until is not None:
+                hold_until = r.first_hold_until if hold_until is None else min(hold_until, r.first_hold_until)
+        out.update({
+            "sent": states["sent"], "failed": states["failed"], "failed_by_reason": dict(failed),
+            "unknown": states["unknown"], "pending": states["reserved"], "held": states["held"],
+            "hold_until": (hold_until.replace(tzinfo=timezone.utc).astimezone(p.tz).isoformat()
+                           if hold_until is not None else None),
+            "skipped": dict(skipped), "holdout": states["holdout"],
+            "delivered": receipts["delivered"], "undelivered": receipts["failed"],
+            "segments": segments, "cost_estimate": round(cost, 2),
+            "this_call": {"provider_calls": self.t.calls, "handed_over": self.t.handed_over,
+                          "outcomes": dict(self.t.outcomes), "seconds": round(seconds, 3),
+                          "msg_per_s": round(self.t.handed_over / seconds, 1) if seconds > 0 else None},
+        })
+        return out

@@ -1,0 +1,322 @@
+"""The playbook model: one sale's calendar, strategies, coupons and settings.
+
+Shapes and types are checked here (pydantic, unknown keys refused); rules
+that relate one part of the file to another (a strategy's phase exists, its
+moments fall in the phase's windows, ...) live in ``rules.py`` so that every
+broken item can be reported at once. Datetimes are aware, in the sale's
+timezone, which the loader passes as validation context ``{"tz": ZoneInfo}``.
+The format is documented in ``docs/playbook.md``.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, BeforeValidator, PrivateAttr, ValidationInfo, model_validator
+
+from dacu.playbook import calendar
+from dacu.playbook.timeparse import (
+    DEFAULT_TIMEZONE, context_tz, parse_date, parse_date_or_datetime, parse_local_datetime, parse_time_of_day,
+)
+
+# ---- value types -------------------------------------------------------------------------------
+
+LocalDateTime = Annotated[datetime, BeforeValidator(lambda v, info: parse_local_datetime(v, context_tz(info.context)))]
+Day = Annotated[date, BeforeValidator(lambda v: parse_date(v))]
+DayOrLocalDateTime = Annotated[
+    date | datetime, BeforeValidator(lambda v, info: parse_date_or_datetime(v, context_tz(info.context)))]
+TimeOfDay = Annotated[time, BeforeValidator(lambda v: parse_time_of_day(v))]
+
+SALE_ID = r"^[a-z][a-z0-9_]{2,40}$"
+STRATEGY_ID = r"^[a-z][a-z0-9_]{2,60}$"
+ITEM_ID = r"^[a-z][a-z0-9_]{0,60}$"
+
+Platform = Literal["tmall", "taobao", "jd"]
+PhaseId = Literal["readiness", "warmup", "presale", "balance", "peak", "recovery"]
+PHASE_IDS: tuple[str, ...] = PhaseId.__args__  # type: ignore[attr-defined]
+Scene = Literal["promo_preferred", "member", "fan", "dedicated_service", "taobao_group", "transaction",
+                "logistics", "automation"]
+Kind = Literal["crowd_task", "scene_task", "payment_reminder", "notice"]
+CROWD_KINDS = ("crowd_task", "payment_reminder", "notice")
+Goal = Literal["store_visits", "presale_rate", "cart_rate", "conversion", "member_acquisition", "revisit_rate",
+               "member_seeding", "fan_seeding", "promo_seeding", "recruiting", "presale_seeding",
+               "old_customer_retention", "payment_rate", "satisfaction", "none"]
+ChannelName = Literal["sms", "email", "inapp"]
+CouponKind = Literal["store", "member", "repurchase", "new_customer", "compensation", "shopping_credit"]
+
+
+class _Model(BaseModel):
+    # frozen: a loaded playbook is shared (see loader cache) and must not change under its readers
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, populate_by_name=True, frozen=True)
+
+
+# ---- sale and calendar -------------------------------------------------------------------------
+
+class DayRange(_Model):
+    start: Day
+    end: Day
+
+
+class Sale(_Model):
+    id: str = Field(pattern=SALE_ID)
+    name: str
+    platform: Platform
+    timezone: str = DEFAULT_TIMEZONE
+    reference_day: Day
+    window: DayRange
+    to_confirm: bool = False
+    sources: list[str] = []
+
+
+class Window(_Model):
+    """One wave of a phase: [start, end], both inclusive, sale-local."""
+    id: str = Field(pattern=ITEM_ID)
+    name: str
+    start: LocalDateTime
+    end: LocalDateTime
+    to_confirm: bool = False
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment <= self.end
+
+
+class Phase(_Model):
+    id: PhaseId
+    name: str
+    windows: list[Window] = Field(min_length=1)
+
+    @property
+    def start(self) -> datetime:
+        return min(w.start for w in self.windows)
+
+    @property
+    def end(self) -> datetime:
+        return max(w.end for w in self.windows)
+
+    @property
+    def to_confirm(self) -> bool:
+        return any(w.to_confirm for w in self.windows)
+
+    def window(self, window_id: str) -> Window:
+        for w in self.windows:
+            if w.id == window_id:
+                return w
+        raise KeyError(f"phase {self.id} has no window {window_id!r}")
+
+    def contains(self, moment: datetime) -> bool:
+        return any(w.contains(moment) for w in self.windows)
+
+    def days(self) -> list[date]:
+        """Sale-local days from the first start day to the last end day, inclusive."""
+        return calendar.day_range(self.start.date(), self.end.date())
+
+
+# ---- strategies --------------------------------------------------------------------------------
+
+class When(_Model):
+    """Exactly one of three forms (``rules.py`` enforces which keys go together):
+
+    1. ``at``: fixed moments;
+    2. ``from``/``to`` dates + ``time`` (+ ``smart``): every day at that time;
+    3. ``from``/``to`` datetimes + ``every_minutes`` (+ ``after_order_minutes``):
+       event-driven checks inside a window.
+    """
+    at: list[LocalDateTime] | None = None
+    from_: DayOrLocalDateTime | None = Field(default=None, alias="from")
+    to: DayOrLocalDateTime | None = None
+    time: TimeOfDay | None = None
+    smart: bool = False
+    after_order_minutes: int | None = Field(default=None, ge=0, le=10080)
+    every_minutes: int | None = Field(default=None, ge=1, le=1440)
+
+    _tz: ZoneInfo = PrivateAttr(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    _moments: tuple[datetime, ...] | None = PrivateAttr(default=None)   # the model is frozen: safe to keep
+
+    @model_validator(mode="after")
+    def _keep_tz(self, info: ValidationInfo) -> When:
+        # form 2 combines dates with a time of day: it needs the sale's zone later on
+        self._tz = context_tz(info.context)
+        return self
+
+    @property
+    def form(self) -> int:
+        if self.at is not None:
+            return 1
+        if self.time is not None:
+            return 2
+        return 3
+
+    def moments(self) -> list[datetime]:
+        if self._moments is None:
+            self._moments = tuple(calendar.when_moments(self, self._tz))
+        return list(self._moments)
+
+
+class CrowdRef(_Model):
+    base: str
+    params: dict[str, Any] = {}
+
+
+class Crowd(CrowdRef):
+    intersect: list[CrowdRef] = []
+    exclude: list[CrowdRef] = []
+
+
+class Material(_Model):
+    template: str
+    subject: str | None = None          # email subject line
+    coupon: str | None = None
+    products: list[str] = []
+
+
+class Caps(_Model):
+    per_customer_per_day: int | None = Field(default=None, ge=0)
+    per_customer_per_sale: int | None = Field(default=None, ge=0)
+
+
+class Strategy(_Model):
+    id: str = Field(pattern=STRATEGY_ID)
+    name: str
+    scene: Scene
+    phase: str
+    wave: str | None = None
+    kind: Kind
+    goal: Goal = "none"
+    description: str = ""
+    source: str = ""
+    when: When
+    crowd: Crowd | None = None
+    material: Material | None = None
+    channels: list[ChannelName] = []
+    caps: Caps | None = None
+    holdout_pct: int = Field(default=0, ge=0, le=50)
+    link: str | None = None
+    to_confirm: bool = False
+
+    def moments(self) -> list[datetime]:
+        """Aware, sale-local, sorted."""
+        return self.when.moments()
+
+    def moments_on(self, day: date) -> list[datetime]:
+        return [m for m in self.moments() if m.date() == day]
+
+    def window_on(self, day: date) -> tuple[datetime, datetime] | None:
+        """Form 3 only: that day's slice [start, end) of the window; None otherwise."""
+        if self.when.form != 3:
+            return None
+        return calendar.window_slice(self.when.from_, self.when.to, day)
+
+
+# ---- coupons and settings ----------------------------------------------------------------------
+
+class Coupon(_Model):
+    id: str = Field(pattern=ITEM_ID)
+    name: str
+    kind: CouponKind
+    face_value: float = Field(gt=0)
+    threshold: float = Field(default=0, ge=0)
+    budget: float = Field(ge=0)
+    valid_from: LocalDateTime
+    valid_to: LocalDateTime
+    issue_deadline: LocalDateTime
+
+
+class QuietHours(_Model):
+    start: TimeOfDay
+    end: TimeOfDay
+
+    def contains(self, t: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end   # wraps past midnight
+
+
+class SmsChannel(_Model):
+    signature: str
+    unsubscribe_suffix: str
+    unit_price: float = Field(ge=0)
+    quiet_hours: QuietHours | None = None
+    daily_cap: int = Field(default=1, ge=0)
+
+
+class EmailChannel(_Model):
+    sender: str
+    quiet_hours: QuietHours | None = None
+    daily_cap: int = Field(default=1, ge=0)
+
+
+class InappChannel(_Model):
+    quiet_hours: QuietHours | None = None
+    daily_cap: int = Field(default=2, ge=0)
+
+
+class Channels(_Model):
+    sms: SmsChannel | None = None
+    email: EmailChannel | None = None
+    inapp: InappChannel | None = None
+
+
+class Readiness(_Model):
+    history_days: int = Field(default=365, ge=0)
+    freshness_hours: int = Field(default=24, ge=0)
+    coupon_warn_days: int = Field(default=3, ge=0)
+    budget_margin_pct: int = Field(default=20, ge=0, le=100)
+
+
+class Metrics(_Model):
+    active_rv_days: int = Field(default=90, ge=1)
+
+
+# ---- the file ----------------------------------------------------------------------------------
+
+class Playbook(_Model):
+    path: Path | None = None
+    sale: Sale
+    phases: list[Phase]
+    strategies: list[Strategy]
+    coupons: list[Coupon] = []
+    channels: Channels = Field(default_factory=Channels)
+    readiness: Readiness = Field(default_factory=Readiness)
+    metrics: Metrics = Field(default_factory=Metrics)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.sale.timezone)
+
+    def phase(self, phase_id: str) -> Phase:
+        for p in self.phases:
+            if p.id == phase_id:
+                return p
+        raise KeyError(f"{self.sale.id}: no phase {phase_id!r} (phases: {', '.join(p.id for p in self.phases)})")
+
+    def strategy(self, strategy_id: str) -> Strategy:
+        for s in self.strategies:
+            if s.id == strategy_id:
+                return s
+        raise KeyError(f"{self.sale.id}: no strategy {strategy_id!r}")
+
+    def coupon(self, coupon_id: str) -> Coupon:
+        for c in self.coupons:
+            if c.id == coupon_id:
+                return c
+        raise KeyError(f"{self.sale.id}: no coupon {coupon_id!r}")
+
+    def strategies_in(self, phase_id: str) -> list[Strategy]:
+        """The phase's strategies in file order."""
+        return [s for s in self.strategies if s.phase == phase_id]
+
+    def gate_times(self, phase_id: str) -> list[time]:
+        return calendar.gate_times(self.strategies_in(phase_id))
+
+    def due(self, phase_id: str, day: date) -> dict[time, list[str]]:
+        return calendar.due(self.strategies_in(phase_id), day)
+
+    def first_moment(self, phase_id: str) -> datetime | None:
+        moments = [m for s in self.strategies_in(phase_id) for m in s.moments()[:1]]
+        return min(moments, default=None)
+
+    def last_moment(self, phase_id: str) -> datetime | None:
+        moments = [m for s in self.strategies_in(phase_id) for m in s.moments()[-1:]]
+        return max(moments, default=None)

@@ -1,0 +1,11 @@
+-- definition: a presale deposit paid since `since` (default the reference day) up to as_of, balance not paid, order not closed or refunded, as of the moment
+-- seed: seed 004 催付 尾款提醒 (remind balances from the balance window's start)
+-- binds: as_of, since
+SELECT DISTINCT o.customer_id
+FROM orders o
+WHERE o.is_presale = TRUE
+  AND o.deposit_paid_at >= :since AND o.deposit_paid_at <= :as_of
+  AND (o.balance_paid_at IS NULL OR o.balance_paid_at > :as_of)
+  AND (o.paid_at IS NULL OR o.paid_at > :as_of)
+  AND (o.closed_at IS NULL OR o.closed_at > :as_of)
+  AND (o.refunded_at IS NULL OR o.refunded_at > :as_of)

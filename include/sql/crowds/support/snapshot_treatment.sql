@@ -1,0 +1,6 @@
+-- definition: the treated (not held out) customers of one segment run, to be sent
+-- binds: sale_id, strategy_id, run_key
+SELECT s.customer_id
+FROM crowd_snapshots s
+WHERE s.sale_id = :sale_id AND s.strategy_id = :strategy_id AND s.run_key = :run_key
+  AND s.is_holdout = FALSE

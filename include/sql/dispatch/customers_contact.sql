@@ -1,0 +1,4 @@
+-- Contact data and send permissions, re-read at send time.
+SELECT customer_id, nick, mobile, email, consent_sms, consent_email, consent_inapp, opted_out_at, blacklisted
+FROM customers
+WHERE customer_id IN :ids

@@ -1,0 +1,40 @@
+"""Small helpers shared by dacu operators: the run's time, the day's plan, the warehouse."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+PLAN_TASK_ID = "plan_day"
+
+
+def run_time(context: Any) -> datetime:
+    """The run's own time: its logical date, else ``run_after`` (manual runs in 3.3 have no logical date)."""
+    dag_run = context["dag_run"]
+    logical = getattr(dag_run, "logical_date", None)
+    return logical or dag_run.run_after
+
+
+def day_plan(context: Any) -> dict:
+    """The plan written by the ``plan_day`` task of this run."""
+    plan = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID)
+    if not plan:
+        raise RuntimeError(f"no plan from task {PLAN_TASK_ID!r} in this run")
+    return plan
+
+
+def load_playbook(name: str):
+    """A playbook by file name (relative to include/playbooks/) or path."""
+    from pathlib import Path
+
+    from dacu.paths import PLAYBOOK_DIR
+    from dacu.playbook import load_playbook as _load
+
+    path = Path(name)
+    return _load(path if path.is_absolute() else PLAYBOOK_DIR / path)
+
+
+def warehouse():
+    """The warehouse engine through the Airflow connection (``dacu_warehouse``)."""
+    from dacu.warehouse.connect import get_engine
+
+    return get_engine(use_airflow=True)

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 PHASE_TICK = "0 0 * * *"
+# The readiness gates of the readiness DAG (dacu.readiness.GATES, kept here to avoid importing it at parse).
+READINESS_GATES = ("history", "coupons", "budget", "sms_lint", "carriers", "lowest_price")
 METRICS_TICK = "0 1 * * *"
 
 
@@ -40,9 +42,10 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
     from airflow.sdk import DAG, TaskGroup
     from airflow.timetables.trigger import CronTriggerTimetable
 
-    from dacu.planning import crowd_strategies, gate_key, strategy_gates
+    from dacu.planning import crowd_strategies, gate_key, scene_strategies, strategy_gates
     from dacu.playbook.render import phase_doc_md
     from operators.phase import GateSensor, PhasePlanOperator
+    from operators.readiness import ReadinessGateOperator, ReadinessReportOperator, SceneTaskOperator
     from operators.segment import SegmentAudienceOperator
 
     sale = playbook.sale
@@ -58,7 +61,7 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
         start_date=start,
         end_date=end,
         catchup=False,           # a missed day's sends are not made up late; backfill re-plays on purpose
-        max_active_runs=1,
+        max_active_runs=3,       # a scene task waiting for a person must not hold back the next days
         params=_phase_params(),
         doc_md=phase_doc_md(playbook, phase_id),
         tags=["dacu", f"sale:{sale.id}", f"phase:{phase_id}"],
@@ -66,20 +69,35 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
     )
     with dag:
         plan = PhasePlanOperator(task_id="plan_day", playbook=playbook_name, phase_id=phase_id)
-        by_gate: dict[str, list] = {gate_key(t): [] for t in playbook.gate_times(phase_id)}
+        if phase_id == "readiness":
+            # The readiness gates run every day of the preparation phase, at the day's tick.
+            with TaskGroup(group_id="readiness", tooltip="readiness gates (pass / warn / fail)"):
+                checks = [ReadinessGateOperator(task_id=g, playbook=playbook_name, gate=g)
+                          for g in READINESS_GATES]
+                plan >> checks >> ReadinessReportOperator(task_id="report", playbook=playbook_name)
+        crowd_by_gate: dict[str, list] = {gate_key(t): [] for t in playbook.gate_times(phase_id)}
+        scene_by_gate: dict[str, list] = {g: [] for g in crowd_by_gate}
         for strategy in crowd_strategies(playbook, phase_id):
             for g in strategy_gates(playbook, strategy):
-                by_gate[g].append(strategy)
-        for g in sorted(by_gate):
-            if not by_gate[g]:
-                continue        # only scene tasks at this time: nothing for the system to do at the gate
+                crowd_by_gate[g].append(strategy)
+        for strategy in scene_strategies(playbook, phase_id):
+            for g in strategy_gates(playbook, strategy):
+                scene_by_gate[g].append(strategy)
+        for g in sorted(crowd_by_gate):
             with TaskGroup(group_id=g, tooltip=f"gate {g[1:3]}:{g[3:]}"):
                 gate = GateSensor(task_id="gate", gate=g, poke_interval=30)
                 plan >> gate
-                for strategy in by_gate[g]:
+                for strategy in crowd_by_gate[g]:
                     gate >> SegmentAudienceOperator(
                         task_id=f"segment__{strategy.id}", playbook=playbook_name,
                         strategy_id=strategy.id, gate=g,
+                    )
+                for strategy in scene_by_gate[g]:
+                    # A person does it in the back office and confirms here; unanswered by the
+                    # next day it is recorded as not done.
+                    gate >> SceneTaskOperator(
+                        task_id=f"scene__{strategy.id}", playbook=playbook_name, strategy_id=strategy.id,
+                        gate=g, response_timeout=timedelta(hours=24), defaults=SceneTaskOperator.NOT_DONE,
                     )
     return dag
 

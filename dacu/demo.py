@@ -24,11 +24,19 @@ def _say(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-def pick_days(playbook, phase_id: str, per_phase: int | None) -> list[date]:
-    """The phase's sale days with something due; with ``per_phase``, the first,
-    the last and the busiest days up to that many (fixed moments first)."""
+def pick_days(playbook, phase_id: str, per_phase: int | None, before: date) -> list[date]:
+    """The phase's past sale days with something due; with ``per_phase``, the
+    first, the last and the busiest days up to that many.
+
+    Only days before ``before`` (today) are replayed: like ``airflow backfill
+    create``, the demo never runs a day whose gates are still in the future.
+    """
+    if phase_id == "readiness":
+        # The readiness gates run every day: show the start and the last days before the sale.
+        days = [d for d in playbook.phase(phase_id).days() if d < before]
+        return sorted({*days[:1], *days[-3:]}) if per_phase else days
     days = [d for d in playbook.phase(phase_id).days()
-            if any(playbook.due(phase_id, d).values())]
+            if d < before and any(playbook.due(phase_id, d).values())]
     if per_phase is None or len(days) <= per_phase:
         return days
     load = {d: sum(len(v) for v in playbook.due(phase_id, d).values()) for d in days}
@@ -48,6 +56,11 @@ def _airflow_env() -> dict[str, str]:
     return env
 
 
+def quiet_airflow() -> None:
+    """Airflow's INFO lines would bury the summary; its warnings and errors still show."""
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+
+
 def migrate_airflow() -> None:
     airflow_bin = Path(sys.executable).with_name("airflow")
     res = subprocess.run([str(airflow_bin), "db", "migrate"], env=_airflow_env(),
@@ -57,17 +70,32 @@ def migrate_airflow() -> None:
         raise SystemExit("airflow db migrate failed")
 
 
+# Scene tasks wait for a person (Airflow HITL). dag.test would block on them, so the demo
+# marks them done (Airflow's own test switch) and says so; in the UI a person answers them.
+SCENE_TASKS = r".*\.scene__.*"
+
+
 def summarize_run(dr) -> dict:
-    """Per run: task states and the counts the segment tasks returned."""
+    """Per run: task states, the counts the segment tasks returned, readiness and scene tasks due."""
     states: dict[str, int] = {}
-    segments = []
+    segments, readiness, scene_due = [], {}, []
     for ti in dr.get_task_instances():
+        if ti.task_id == "plan_day":
+            plan = ti.xcom_pull(task_ids="plan_day") or {}
+            scene_due = sorted({sid for g in plan.get("gates", {}).values() for sid in g["strategies"]})
+        if ti.task_id == "readiness.report":
+            readiness = ti.xcom_pull(task_ids=ti.task_id) or {}
+        if ".scene__" in ti.task_id:
+            continue
         state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
         states[state] = states.get(state, 0) + 1
         if ".segment__" in ti.task_id and state == "success":
             out = ti.xcom_pull(task_ids=ti.task_id) or {}
-            segments.append((ti.task_id.split(".segment__", 1)[1], out))
-    return {"state": str(dr.state), "states": states, "segments": segments}
+            gate, sid = ti.task_id.split(".segment__", 1)
+            segments.append((f"{gate[1:3]}:{gate[3:]} {sid}", out))
+    scene_ids = {ti.task_id.split(".scene__", 1)[1] for ti in dr.get_task_instances() if ".scene__" in ti.task_id}
+    return {"state": str(dr.state), "states": states, "segments": segments, "readiness": readiness,
+            "scene_due": [sid for sid in scene_due if sid in scene_ids]}
 
 
 def run_sale(playbook_name: str, per_phase: int | None) -> int:
@@ -84,23 +112,71 @@ def run_sale(playbook_name: str, per_phase: int | None) -> int:
             _say(f"DAG import error in {path}:\n{err}")
         return 1
     failures = 0
+    today = datetime.now(pb.tz).date()   # the demo driver's only wall-clock read: which days are past
     for phase in pb.phases:
-        dag = bag.get_dag(f"{pb.sale.id}__{phase.id}")
-        days = pick_days(pb, phase.id, per_phase)
+        dag = bag.dags[f"{pb.sale.id}__{phase.id}"]
+        days = pick_days(pb, phase.id, per_phase, before=today)
         _say(f"\n== {phase.id} ({phase.name}) · DAG {dag.dag_id} · {len(days)} dated runs")
         for day in days:
             tick = datetime.combine(day, datetime.min.time(), tzinfo=pb.tz)
             t0 = time.perf_counter()
-            dr = dag.test(logical_date=tick, run_after=tick)
+            dr = dag.test(logical_date=tick, run_after=tick, mark_success_pattern=SCENE_TASKS)
             s = summarize_run(dr)
             ok = s["state"].endswith("success")
             failures += 0 if ok else 1
             states = ", ".join(f"{k} {v}" for k, v in sorted(s["states"].items()))
             _say(f"  {day}  run {s['state'].split('.')[-1]:<8} tasks: {states}  ({time.perf_counter() - t0:.1f}s)")
+            if s["readiness"]:
+                gates = ", ".join(f"{g} {st}" for g, st in sorted(s["readiness"].get("gates", {}).items()))
+                _say(f"      readiness: {gates}")
+                for gate, reasons in sorted(s["readiness"].get("reasons", {}).items()):
+                    for reason in reasons:
+                        _say(f"        {gate}: {reason}")
+                for sid, reason in sorted(s["readiness"].get("blocked", {}).items()):
+                    _say(f"      skipped {sid}: {reason}")
+            if s["scene_due"]:
+                _say(f"      scene tasks for a person (auto-confirmed in the demo): {', '.join(s['scene_due'])}")
             for sid, out in s["segments"]:
-                _say(f"      segment {sid}: crowd {out.get('crowd', '?')}, treatment {out.get('treatment', '?')}, "
+                _say(f"      {sid}: crowd {out.get('crowd', '?')}, treatment {out.get('treatment', '?')}, "
                      f"holdout {out.get('holdout', '?')}")
+    failures += run_metrics(pb, bag, before=today)
     return 1 if failures else 0
+
+
+def metric_days(playbook) -> list[date]:
+    """The peak days and one day either side: what the ops team reads first."""
+    from datetime import timedelta
+
+    peak = playbook.phase("peak").days() if any(p.id == "peak" for p in playbook.phases) else []
+    if not peak:
+        return [playbook.sale.window.end]
+    days = [peak[0] - timedelta(days=1), *peak, peak[-1] + timedelta(days=1)]
+    return [d for d in days if playbook.sale.window.start <= d <= playbook.sale.window.end]
+
+
+def run_metrics(pb, bag, before: date) -> int:
+    from datetime import timedelta
+
+    dag = bag.dags[f"{pb.sale.id}__metrics"]
+    days = [d for d in metric_days(pb) if d < before]
+    _say(f"\n== metrics · DAG {dag.dag_id} · {len(days)} dated runs (each snapshots the day before its 01:00 tick)")
+    failures = 0
+    for day in days:
+        tick = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=pb.tz).replace(hour=1)
+        t0 = time.perf_counter()
+        dr = dag.test(logical_date=tick, run_after=tick)
+        state = str(dr.state).split(".")[-1]
+        failures += 0 if state == "success" else 1
+        out = {}
+        for ti in dr.get_task_instances():
+            if ti.task_id == "snapshot" and str(ti.state).endswith("success"):
+                out = ti.xcom_pull(task_ids="snapshot") or {}
+        failed = ", ".join(f.get("name", "?") if isinstance(f, dict) else str(f)
+                           for f in out.get("failed_expectations", [])) or "none"
+        _say(f"  {day}  run {state:<8} published {out.get('published')}: {out.get('rows_published', 0)} crowd rows, "
+             f"{out.get('expectations_evaluated', 0)} expectations, failed: {failed}  "
+             f"({time.perf_counter() - t0:.1f}s)")
+    return failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
 
+    quiet_airflow()
     from dacu.cli import main as dacu_main
     from dacu.warehouse.connect import describe, resolve_url
 
@@ -120,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"dacu demo · playbook {args.playbook} · warehouse {describe(resolve_url())}")
     _say(f"-- generating a shop of {args.customers} customers (seed {args.seed})")
     rc = dacu_main(["data", "generate", "--customers", str(args.customers), "--seed", str(args.seed),
-                    "--playbook", playbook])
+                    "--playbook", playbook,
+                    # The playbook's coupons exist in the shop, but one is left unissued on purpose
+                    # so the readiness report shows its warning (and, past the deadline, its block).
+                    "--issue-playbook-coupons", "--unissued-coupon", "c11_sprint_late_15"])
     if rc:
         return rc
     _say("-- migrating Airflow's metadata database (SQLite)")

@@ -69,6 +69,11 @@ def crowd_strategies(playbook: Playbook, phase_id: str) -> list:
     return [s for s in playbook.strategies_in(phase_id) if s.kind in CROWD_KINDS]
 
 
+def scene_strategies(playbook: Playbook, phase_id: str) -> list:
+    """Scene tasks of a phase: a person works in a back office; the DAG asks and records."""
+    return [s for s in playbook.strategies_in(phase_id) if s.kind == "scene_task"]
+
+
 def strategy_gates(playbook: Playbook, strategy) -> list[str]:
     """Gate keys a strategy can fire at (its moments' times of day)."""
     return sorted({gate_key(m.timetz().replace(tzinfo=None)) for m in strategy.moments()})

@@ -81,3 +81,17 @@ def engine(warehouse_url):
     init_schema(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata DB (SQLite, per test process) migrated once per session."""
+    import subprocess
+    import sys
+
+    _AF_HOME.mkdir(parents=True, exist_ok=True)
+    airflow_bin = pathlib.Path(sys.executable).with_name("airflow")
+    res = subprocess.run([str(airflow_bin), "db", "migrate"], capture_output=True, text=True, env=os.environ)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    return _AF_HOME
+

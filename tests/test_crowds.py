@@ -26,7 +26,8 @@ from dacu.crowds.segment import preview_strategy, segment_gate, segment_strategy
 from dacu.crowds.snapshot import write_segment_snapshot
 from dacu.paths import SQL_DIR
 from dacu.warehouse.schema import (
-    coupon_grants, coupons, crowd_snapshots, customers, events, order_items, orders, segment_runs, skus,
+    coupon_grants, coupons, crowd_feature_builds, crowd_features, crowd_snapshots, customers, events, order_items,
+    orders, segment_runs, skus,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -103,7 +104,11 @@ TABLES = {"customers": customers, "orders": orders, "order_items": order_items, 
 
 
 def load(engine, rows: list[tuple]) -> None:
+    """Replace the fixture's data. Direct inserts make no import batch, so the feature cache of the
+    gate moment is cleared too (a real load changes the data mark and the next gate rebuilds)."""
     with engine.begin() as conn:
+        conn.execute(delete(crowd_features))
+        conn.execute(delete(crowd_feature_builds))
         for t in ("order_items", "orders", "events", "coupon_grants", "coupons", "skus", "customers",
                   "crowd_snapshots", "segment_runs"):
             conn.execute(delete({**TABLES, "crowd_snapshots": crowd_snapshots, "segment_runs": segment_runs}[t]))

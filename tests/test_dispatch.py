@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, update
 
 from dacu.crowds.snapshot import write_segment_snapshot
 from dacu.dispatch import DispatchError, TemplateError, dispatch_strategy, message_key
-from dacu.dispatch.channels import GatewayClient, SmtpChannel, TokenBucket, mailbox_provider
+from dacu.dispatch.channels import GatewayClient, TokenBucket, mailbox_provider
 from dacu.dispatch.gateway import Faults, Gateway, GatewayConfig, sms_segments
 from dacu.dispatch.render import PAID_NOTE, sms_text
 from dacu.dispatch.rules import in_quiet_hours, quiet_hold
@@ -234,13 +234,17 @@ def test_gateway_delivery_rates_deterministic():
     assert 0.90 <= r1["marketing"] <= 0.95 and 0.97 <= r1["transactional"] <= 0.99
 
 
-def test_gateway_cli_process(tmp_path):
-    import subprocess
-    import sys
+def free_port() -> int:
     import socket
     with socket.socket() as so:
         so.bind(("127.0.0.1", 0))
-        port = so.getsockname()[1]
+        return so.getsockname()[1]
+
+
+def test_gateway_cli_process(tmp_path):
+    import subprocess
+    import sys
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "dacu.dispatch.gateway", "--port", str(port),
                              "--max-batch", "50", "--fault-error-rate", "0.0"],
                             stdout=subprocess.PIPE, text=True)
@@ -483,16 +487,16 @@ def test_email_grouped_by_mailbox_provider(engine, playbook):
         async def handle_DATA(self, server, session, envelope):
             self.sessions.setdefault(id(session), []).extend(envelope.rcpt_tos)
             data = envelope.content.decode("utf8", errors="replace")
-            self.message_ids.extend(re.findall(r"Message-ID: <([0-9a-f]{64})@dacu>", data))
+            self.message_ids.extend(re.findall(r"(?im)^X-Dacu-Key: ([0-9a-f]{64})", data))
             return "250 OK"
 
     rec = Recorder()
-    ctl = Controller(rec, hostname="127.0.0.1", port=0)
+    port = free_port()
+    ctl = Controller(rec, hostname="127.0.0.1", port=port)
     ctl.start()
     try:
         ids = add_customers(engine, 40, domains=("qq.com", "163.com", "126.com", "gmail.com", "foxmail.com"))
         segment(engine, "peak_mail", ids, "2027-06-19 10:00", channels=("email",))
-        port = ctl.server.sockets[0].getsockname()[1]
         res = dispatch_strategy(engine, playbook, "peak_mail", "r1", local("2027-06-19 10:00"), gateway_url=None,
                                 smtp={"host": "127.0.0.1", "port": port})
         assert res["sent"] == 40
@@ -523,3 +527,65 @@ def test_no_pii_in_logs_errors_or_result(engine, playbook, caplog):
         assert "WARNING" in caplog.text
         for blob in (caplog.text, json.dumps(res, ensure_ascii=False), json.dumps(mail, ensure_ascii=False)):
             assert not PII_RE.search(blob)
+
+
+def test_shards_cover_the_crowd_exactly_once(engine, playbook, gateway):
+    ids = add_customers(engine, 90)
+    segment(engine, "peak_morning", ids, "2027-06-19 10:00")
+    sent = 0
+    for i in range(3):
+        r = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"),
+                              gateway_url=gateway.url, shard=(i, 3))
+        assert 0 < r["this_call"]["handed_over"] < 180
+        sent += r["this_call"]["handed_over"]
+    assert sent == 180 and accepted(gateway) == intended_keys(engine, "peak_morning")
+    with pytest.raises(DispatchError, match="shard"):
+        dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"),
+                          gateway_url=gateway.url, shard=(3, 3))
+
+
+def test_twenty_random_crashes_then_rerun_exactly_once(engine, playbook, gateway):
+    """20 kills at random points (before or after a provider call), then a clean rerun."""
+    ids = add_customers(engine, 200)
+    segment(engine, "peak_morning", ids, "2027-06-19 10:00")
+    rnd = random.Random(11)
+    crashes = 0
+    for _ in range(20):
+        client = CrashingClient(gateway.url, rnd.randint(1, 12), rnd.choice(["before", "after"]))
+        client.max_batch = 10
+        try:
+            dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"),
+                              gateway_url=gateway.url, gateway_client=client, gateway_batch=10, db_batch=100,
+                              threads=2)
+        except RuntimeError:
+            crashes += 1
+    assert crashes >= 10
+    res = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"), gateway_url=gateway.url)
+    assert res["sent"] == 400 and res["pending"] == res["unknown"] == 0
+    assert accepted(gateway) == intended_keys(engine, "peak_morning")
+    assert max(gateway.state.deliveries.values()) == 1 and len(gateway.state.deliveries) == 400
+
+
+def test_cli_dispatch_run_and_ledger(engine, playbook, gateway, capsys):
+    import argparse
+
+    from dacu.cli import dispatch_cmd
+
+    ids = add_customers(engine, 10)
+    segment(engine, "peak_morning", ids, "2027-06-19 10:00")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--warehouse")
+    dispatch_cmd.register(parser.add_subparsers(dest="group"))
+    url = engine.url.render_as_string(hide_password=False)
+    base = ["--warehouse", url, "dispatch", "run", "--playbook", str(playbook.path), "--strategy", "peak_morning",
+            "--at", "2027-06-19 10:00", "--run-key", "r1", "--gateway-url", gateway.url]
+    args = parser.parse_args(base + ["--dry-run"])
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["would"]["would_send"] == 20 and not accepted(gateway)
+    args = parser.parse_args(base)
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["sent"] == 20
+    args = parser.parse_args(["--warehouse", url, "dispatch", "ledger", "--sale", SALE, "--json"])
+    assert args.func(args) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["channel"], r["state"], r["count"]) for r in rows} == {("sms", "sent", 10), ("inapp", "sent", 10)}

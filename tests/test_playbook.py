@@ -290,7 +290,8 @@ def test_cli_lint_exit_codes(capsys, tmp_path):
     assert run(["playbook", "lint", str(SMALL)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith(f"warning: {SMALL}:20 ")
-    assert out.splitlines()[-1] == "1 file(s) checked: 0 error(s), 1 warning(s)"
+    assert out.splitlines()[-1] == "1 file(s) checked: 0 error(s), 4 warning(s)"
+    assert "without the {pay_link} placeholder" in out   # the SMS template lint of the readiness gates
 
     assert run(["playbook", "lint", str(SMALL), str(FIXTURES / "broken_refs.yaml")]) == 1
     out = capsys.readouterr().out

@@ -36,6 +36,11 @@ def register(data_subparsers) -> None:
     p.add_argument("--end", type=_day, help="last sale-local day of the data (default: playbook sale end, "
                                             f"else {DEFAULT_END.isoformat()})")
     p.add_argument("--years", type=int, default=3, help="years of history up to --end (default 3)")
+    p.add_argument("--issue-playbook-coupons", action="store_true",
+                   help="also write the playbook's coupons, issued 7 days before their issue_deadline")
+    p.add_argument("--unissued-coupon", action="append", default=[], metavar="ID",
+                   help="with --issue-playbook-coupons: leave this playbook coupon unissued (repeatable; the "
+                        "readiness coupon gate then warns before its deadline and fails after it)")
     p.add_argument("--progress", action="store_true", help="print rows/s on stderr every few seconds")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -56,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         from dacu.synth.generate import validate
 
         validate(args.customers, args.seed, args.years)
+        if args.unissued_coupon and not args.issue_playbook_coupons:
+            raise GenerateError("--unissued-coupon needs --issue-playbook-coupons")
+        if args.issue_playbook_coupons and playbook is None:
+            raise GenerateError("--issue-playbook-coupons needs --playbook")
     except GenerateError as exc:
         raise CliError(str(exc)) from None
     url = resolve_url(getattr(args, "warehouse", None))
@@ -64,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         init_schema(engine)
         result = generate(engine, customers=args.customers, seed=args.seed, end=args.end, years=args.years,
                           playbook=playbook, playbook_name=args.playbook,
-                          progress=sys.stderr if args.progress else None)
+                          progress=sys.stderr if args.progress else None,
+                          issue_playbook_coupons=args.issue_playbook_coupons,
+                          unissued_coupons=tuple(args.unissued_coupon))
     finally:
         engine.dispose()
     if args.json:

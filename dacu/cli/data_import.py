@@ -101,7 +101,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     except IngestFileError as exc:
         _print(args, getattr(exc, "completed", []), error=str(exc))
         return EXIT_USAGE
-    except ValueError as exc:   # unknown timezone
+    except (ValueError, OSError) as exc:   # unknown timezone; rejects folder not writable
         _print(args, [], error=str(exc))
         return EXIT_USAGE
     finally:
@@ -124,7 +124,7 @@ def cmd_import_orders(args: argparse.Namespace) -> int:
             message = f"{args.file}: {message}"
         _print(args, [], error=message)
         return EXIT_USAGE
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         _print(args, [], error=f"{args.file}: {exc}")
         return EXIT_USAGE
     finally:

@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     from dacu.playbook import PlaybookFileError, lint_file
+    from dacu.readiness.lint import sms_lint_issues
 
     issues, unreadable = [], []
     for path in args.files:
@@ -35,6 +36,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
             issues += lint_file(path)
         except PlaybookFileError as exc:
             unreadable += exc.issues
+            continue
+        issues += sms_lint_issues(path)
     errors = sum(1 for i in issues if i.severity == "error")
     warnings = len(issues) - errors
     if args.json:

@@ -8,7 +8,9 @@ Python on sets: base ∩ every intersect − every exclude.
 Speed (docs/crowds.md): a ``GateEvaluator`` lives for one gate moment and
 memoises every distinct (crowd, params) it has run, so the strategies of one
 gate share their crowds (``paid_in_sale``, ``members`` ... run once) and the
-contactability of the shop's customers is read once per channel set.
+contactability of the shop's customers is read once per channel set. Crowds
+the per-customer feature table answers (features.py) filter it instead of
+reading orders and events again; it is built once per (sale, gate moment).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from sqlalchemy import DateTime, Integer, String, bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
 from dacu.crowds.bounds import CrowdContext, CrowdError, bind_params, resolve_params
+from dacu.crowds.features import FeatureBuild, ensure_features, feature_query, reusable_build
 from dacu.warehouse.schema import CHANNELS
 from dacu.warehouse.sqlfiles import sql_text
 
@@ -149,13 +152,29 @@ def crowd_statement(name: str, binds: dict[str, Any]):
 
 
 def run_crowd(conn: Connection, ref: CrowdRef, ctx: CrowdContext) -> frozenset[str]:
-    """Customer ids of one named crowd as of ``ctx.as_of``."""
+    """Customer ids of one named crowd as of ``ctx.as_of`` by its reference SQL (the definition)."""
     binds = bind_params(ref.base, ref.params_dict, ctx)
     stmt = crowd_statement(ref.base, binds)
     used = {k: v for k, v in binds.items() if k in sql_bind_names(crowd_sql_name(ref.base))}
     if ref.base == "repurchase_due":
         return _repurchase_due(conn, stmt, used, binds, ctx)
     return frozenset(str(r[0]) for r in conn.execute(stmt, used))
+
+
+def feature_plan(ref: CrowdRef, ctx: CrowdContext) -> tuple[str, dict[str, Any]] | None:
+    """(SQL file, binds) of the feature-table query for ``ref``, or None when only the reference SQL can."""
+    binds = bind_params(ref.base, ref.params_dict, ctx)
+    return feature_query(ref.base, binds, resolve_params(ref.base, ref.params_dict), ctx)
+
+
+def run_crowd_features(conn: Connection, ref: CrowdRef, ctx: CrowdContext) -> frozenset[str] | None:
+    """Customer ids of ``ref`` from the feature table (it must be built for ctx), or None if it cannot."""
+    plan = feature_plan(ref, ctx)
+    if plan is None:
+        return None
+    name, binds = plan
+    used = {k: v for k, v in binds.items() if k in sql_bind_names(name)}
+    return frozenset(str(r[0]) for r in conn.execute(statement(name, binds), used))
 
 
 def _repurchase_due(conn: Connection, stmt, used: dict, binds: dict, ctx: CrowdContext) -> frozenset[str]:
@@ -225,22 +244,49 @@ class Composition:
     excluded: dict[str, int] = field(default_factory=dict)   # "exclude:<crowd>" -> count
 
 
-class GateEvaluator:
-    """Evaluates crowds for one sale at one gate moment; memoises each distinct crowd."""
+FEATURE_MODES = ("build", "reuse", "off")
 
-    def __init__(self, engine: Engine, sale: Any, as_of: datetime) -> None:
+
+class GateEvaluator:
+    """Evaluates crowds for one sale at one gate moment; memoises each distinct crowd.
+
+    ``features``: ``"build"`` (default) builds or reuses the gate's feature table and
+    answers the crowds it can from it; ``"reuse"`` only uses a build that already
+    exists (writes nothing: previews); ``"off"`` runs every crowd's reference SQL.
+    """
+
+    def __init__(self, engine: Engine, sale: Any, as_of: datetime, *, features: str = "build") -> None:
+        if features not in FEATURE_MODES:
+            raise ValueError(f"features={features!r}: use one of {', '.join(FEATURE_MODES)}")
         s = sale_context(sale)
         self.engine = engine
         self.ctx = CrowdContext(s.sale_id, s.reference_day, s.tz, as_of)
+        self.features_mode = features
+        self.feature_build: FeatureBuild | None = None
+        self._features_checked = False
         self._crowds: dict[CrowdRef, frozenset[str]] = {}
         self._uncontactable: dict[tuple[str, ...], dict[str, str]] = {}
 
+    def _features_ready(self) -> bool:
+        if not self._features_checked:
+            self._features_checked = True
+            if self.features_mode == "build":
+                self.feature_build = ensure_features(self.engine, self.ctx)
+            elif self.features_mode == "reuse":
+                self.feature_build = reusable_build(self.engine, self.ctx)
+        return self.feature_build is not None
+
     def crowd(self, ref: CrowdRef) -> frozenset[str]:
         if ref not in self._crowds:
-            with self.engine.connect() as conn:
-                self._crowds[ref] = run_crowd(conn, ref, self.ctx)
-            log.info("crowd %s as of %s: %d customers", ref.label(), self.ctx.as_of.isoformat(),
-                     len(self._crowds[ref]))
+            found = None
+            if self.features_mode != "off" and feature_plan(ref, self.ctx) is not None and self._features_ready():
+                with self.engine.connect() as conn:
+                    found = run_crowd_features(conn, ref, self.ctx)
+            if found is None:
+                with self.engine.connect() as conn:
+                    found = run_crowd(conn, ref, self.ctx)
+            self._crowds[ref] = found
+            log.info("crowd %s as of %s: %d customers", ref.label(), self.ctx.as_of.isoformat(), len(found))
         return self._crowds[ref]
 
     def compose(self, expr: Any) -> Composition:
@@ -293,10 +339,11 @@ def uncontactable(conn: Connection, channels: Iterable[str], moment_utc: datetim
 
 
 def evaluate_crowd(engine: Engine, expr: Any, as_of: datetime, playbook_context: Any,
-                   channels: Iterable[str] | None = None) -> set[str]:
+                   channels: Iterable[str] | None = None, *, features: str = "build") -> set[str]:
     """Members of ``expr`` as of ``as_of`` (aware); with ``channels``, minus the global exclusions
-    (blacklisted, opted out by as_of, no consented and reachable channel among ``channels``)."""
-    ev = GateEvaluator(engine, playbook_context, as_of)
+    (blacklisted, opted out by as_of, no consented and reachable channel among ``channels``).
+    ``features``: see ``GateEvaluator``."""
+    ev = GateEvaluator(engine, playbook_context, as_of, features=features)
     if channels is None:
         return set(ev.compose(expr).members)
     return set(ev.eligible(expr, channels)[1])

@@ -70,9 +70,10 @@ class SegmentPreview:
 
 def preview_strategy(engine: Engine, playbook: Any, strategy_id: str, as_of: datetime,
                      salt: str = HOLDOUT_SALT) -> SegmentPreview:
-    """What ``segment_strategy`` would select, without writing anything."""
+    """What ``segment_strategy`` would select, without writing anything (it uses the gate's
+    feature table only if a current build exists, else the reference SQL)."""
     strategy = _strategy(playbook, strategy_id)
-    ev = GateEvaluator(engine, playbook, as_of)
+    ev = GateEvaluator(engine, playbook, as_of, features="reuse")
     comp, eligible, excluded = ev.eligible(strategy.crowd, strategy.channels)
     pct = float(getattr(strategy, "holdout_pct", 0) or 0)
     treatment, holdout = split_holdout(ev.ctx.sale_id, eligible, pct, salt)

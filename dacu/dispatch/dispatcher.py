@@ -11,7 +11,9 @@ its logs or errors.
 from __future__ import annotations
 
 import logging
+import threading
 import time as _time
+import zlib
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -72,9 +74,10 @@ class _Tally:
 
 def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: datetime, *,
                       gateway_url: str | None, smtp: dict | None = None, dry_run: bool = False,
-                      db_batch: int = 1000, gateway_batch: int = 100, threads: int = 4,
+                      db_batch: int = 1000, gateway_batch: int = 100, threads: int = 4, parallel_batches: int = 2,
                       rate_per_s: float | None = None, hold_expiry: timedelta = rules.DEFAULT_HOLD_EXPIRY,
                       reconcile_rounds: int = 3, collect_receipts: bool = True,
+                      shard: tuple[int, int] | None = None,
                       link_base: str = "https://s.example.com",
                       gateway_client: GatewayClient | None = None,
                       smtp_channel: SmtpChannel | None = None) -> dict:
@@ -84,8 +87,12 @@ def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, 
     what would happen. Returns counts only: sent, failed, unknown, pending, held,
     skipped by reason, holdout, delivered, cost estimate, this call's msg/s.
     ``gateway_client`` / ``smtp_channel`` replace the clients built from
-    ``gateway_url`` / ``smtp`` (tests, benchmarks).
+    ``gateway_url`` / ``smtp`` (tests, benchmarks). ``shard=(i, n)``: only the customers
+    whose stable hash falls in shard i of n (Airflow dynamic task mapping; give each shard
+    ``rate_per_s / n`` so the account's rate holds across shards).
     """
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise DispatchError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
     plan = _plan(engine, playbook, strategy_id, run_key, send_time, hold_expiry, link_base)
     gw = smtp_ch = None
     if not dry_run:
@@ -100,7 +107,7 @@ def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, 
                 raise DispatchError(f"strategy {strategy_id}: channel email needs smtp settings")
             smtp_ch = smtp_channel or SmtpChannel.from_settings(smtp, plan.policies["email"].sender)
     run = _Run(engine, plan, gw, smtp_ch, dry_run=dry_run, db_batch=db_batch, gateway_batch=gateway_batch,
-               threads=threads)
+               threads=threads, parallel_batches=parallel_batches, shard=shard)
     try:
         return run.execute(reconcile_rounds=reconcile_rounds, collect_receipts=collect_receipts)
     finally:
@@ -149,9 +156,13 @@ def _plan(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: d
 
 class _Run:
     def __init__(self, engine: Engine, plan: _Plan, gw: GatewayClient | None, smtp: SmtpChannel | None, *,
-                 dry_run: bool, db_batch: int, gateway_batch: int, threads: int) -> None:
-        if db_batch < 1 or gateway_batch < 1 or threads < 1:
-            raise DispatchError("db_batch, gateway_batch and threads must be >= 1")
+                 dry_run: bool, db_batch: int, gateway_batch: int, threads: int, parallel_batches: int,
+                 shard: tuple[int, int] | None = None) -> None:
+        if db_batch < 1 or gateway_batch < 1 or threads < 1 or parallel_batches < 1:
+            raise DispatchError("db_batch, gateway_batch, threads and parallel_batches must be >= 1")
+        self.parallel_batches = parallel_batches
+        self.shard = shard
+        self._lock = threading.Lock()
         self.engine, self.p, self.gw, self.smtp = engine, plan, gw, smtp
         self.dry_run, self.db_batch, self.gateway_batch, self.threads = dry_run, db_batch, gateway_batch, threads
         self.t = _Tally()
@@ -165,12 +176,23 @@ class _Run:
             members, holdouts, dropped, crowd_skipped = self._recipients()
             everyone = sorted(members | holdouts | set(dropped))
             per_batch = max(1, self.db_batch // len(p.channels))
+            chunks = [everyone[i:i + per_batch] for i in range(0, len(everyone), per_batch)]
             done = 0
-            for i in range(0, len(everyone), per_batch):
-                chunk = everyone[i:i + per_batch]
-                self._batch(chunk, holdouts, dropped)
-                done += len(chunk)
-                self._progress(done, len(everyone), started)
+            # Batches hold disjoint customers, so a few run at once: one batch's database work
+            # overlaps another's gateway calls. The window is small to keep memory flat.
+            with ThreadPoolExecutor(max_workers=self.parallel_batches, thread_name_prefix="dacu-batch") as bx:
+                window: list = []
+                for chunk in chunks:
+                    window.append((len(chunk), bx.submit(self._batch, chunk, holdouts, dropped)))
+                    if len(window) >= self.parallel_batches:
+                        n, f = window.pop(0)
+                        f.result()
+                        done += n
+                        self._progress(done, len(everyone), started)
+                for n, f in window:
+                    f.result()
+                    done += n
+                    self._progress(done, len(everyone), started)
             if not self.dry_run:
                 self._reconcile(reconcile_rounds)
                 if collect_receipts and self.gw is not None:
@@ -189,6 +211,9 @@ class _Run:
         with self.engine.connect() as conn:
             rows = list(conn.execute(sql("dispatch/snapshot_rows"),
                                      {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key}))
+        if self.shard is not None:
+            i, n = self.shard
+            rows = [r for r in rows if zlib.crc32(r.customer_id.encode()) % n == i]
         treated = {r.customer_id for r in rows if not r.is_holdout}
         holdouts = {r.customer_id for r in rows if r.is_holdout}
         to_send, skipped = recheck_at_send(self.engine, p.sale_id, p.strategy.id, p.run_key, p.send_time,
@@ -227,6 +252,8 @@ class _Run:
                 if p.send_utc > ex.expires_at:
                     held_updates.append({"message_key": key, "state": "skipped", "reason": "quiet_hours_expired",
                                          "updated_at": p.send_utc})
+                elif p.holds[ch] is not None:
+                    continue                                   # quiet again (a long hold_expiry): never inside
                 else:
                     to_rule.append((key, cid, ch, False))
             elif ex.state in ledger.RESEND_STATES:
@@ -246,7 +273,8 @@ class _Run:
             else:
                 cap_candidates[ch].append((key, cid, ch, is_new))
         if self.dry_run:
-            self._dry_tally(existing, items, holdouts, decided, cap_candidates, contacts, resend)
+            with self._lock:
+                self._dry_tally(existing, items, holdouts, decided, cap_candidates, contacts, resend)
             return
         reserved: list[tuple[str, str, str]] = []
         with self.engine.begin() as conn:
@@ -289,12 +317,8 @@ class _Run:
             self._send(resend, contacts)
 
     def _contacts(self, conn, customer_ids: list[str]) -> dict[str, dict]:
-        stmt = sql("dispatch/customers_contact", "ids", dt_cols=("opted_out_at",))
-        out: dict[str, dict] = {}
-        for i in range(0, len(customer_ids), ledger.IN_CHUNK):
-            for r in conn.execute(stmt, {"ids": customer_ids[i:i + ledger.IN_CHUNK]}):
-                out[r.customer_id] = dict(r._mapping)
-        return out
+        rows = ledger.select_in(conn, "customers_contact", "ids", customer_ids, dt_cols=("opted_out_at",))
+        return {r.customer_id: dict(r._mapping) for r in rows}
 
     # ---- sending -----------------------------------------------------------------------------
     def _text(self, customer: dict, channel: str) -> str:
@@ -322,21 +346,24 @@ class _Run:
                 kind = rules.GATEWAY_KIND[p.msg_class]
                 calls = [msgs[i:i + self.gateway_batch] for i in range(0, len(msgs), self.gateway_batch)]
                 futures = [self._pool.submit(self.gw.send_batch, ch, kind, c, p.send_time) for c in calls]
-                self.t.calls += len(calls)
                 for f in futures:
                     outcomes.extend(f.result())    # a crash here leaves the rest reserved: resent next run
+                n_calls = len(calls)
             else:
                 outcomes.extend(self.smtp.send([(k, to, p.subject, text) for k, to, text in msgs]))
-                self.t.calls += 1
-            self.t.handed_over += len(msgs)
+                n_calls = 1
+            with self._lock:
+                self.t.calls += n_calls
+                self.t.handed_over += len(msgs)
         self._mark(outcomes, channel_of)
 
     def _mark(self, outcomes: list[Outcome], channel_of: dict[str, str]) -> None:
         p = self.p
         price = p.policies["sms"].unit_price if "sms" in p.policies else 0.0
         rows = []
+        with self._lock:
+            self.t.outcomes.update(o.state for o in outcomes)
         for o in outcomes:
-            self.t.outcomes[o.state] += 1
             if o.state == "unsent":
                 continue                                       # stays reserved: the next run sends it
             cost = None
@@ -381,12 +408,11 @@ class _Run:
         p = self.p
         with self.engine.connect() as conn:
             keys = ledger.awaiting_receipt(conn, p.sale_id, p.strategy.id, p.wave)
-        if not keys:
-            return
-        status = self.gw.status(keys)
-        got = {k: v["receipt"] for k, v in status.items() if v.get("status") == "accepted" and v.get("receipt")}
-        with self.engine.begin() as conn:
-            ledger.set_receipts(conn, got, p.send_utc)
+        for i in range(0, len(keys), 5000):          # chunks keep memory flat in the crowd size
+            status = self.gw.status(keys[i:i + 5000])
+            got = {k: v["receipt"] for k, v in status.items() if v.get("status") == "accepted" and v.get("receipt")}
+            with self.engine.begin() as conn:
+                ledger.set_receipts(conn, got, p.send_utc)
 
     # ---- dry run -----------------------------------------------------------------------------
     def _dry_tally(self, existing, items, holdouts, decided, cap_candidates, contacts, resend) -> None:
@@ -429,7 +455,8 @@ class _Run:
         p = self.p
         out = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key, "wave": p.wave,
                "send_time": p.send_time.isoformat(), "msg_class": p.msg_class, "channels": p.channels,
-               "dry_run": self.dry_run, "recipients": recipients, "crowd_recheck": crowd_skipped}
+               "dry_run": self.dry_run, "recipients": recipients, "crowd_recheck": crowd_skipped,
+               "shard": list(self.shard) if self.shard else None}
         if self.dry_run:
             out.update({"would": dict(self.t.dry), "skipped": dict(self.t.dry_skipped),
                         "cost_estimate": round(self.t.dry_cost, 2), "seconds": round(seconds, 3)})

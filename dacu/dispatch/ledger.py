@@ -26,7 +26,7 @@ from dacu.warehouse.sqlfiles import sql as _sql
 
 FINAL_STATES = frozenset({"sent", "failed", "skipped", "holdout"})
 RESEND_STATES = frozenset({"reserved", "unknown"})
-IN_CHUNK = 900          # keys per IN (...) list: SQLite's default variable limit is 32766, stay small
+IN_CHUNK = 2000         # keys per IN (...) list (SQLite allows 32766 variables)
 
 
 def message_key(sale_id: str, strategy_id: str, wave: str, customer_id: str, channel: str) -> str:
@@ -79,28 +79,93 @@ def sql(name: str, *expanding: str, dt_cols: Sequence[str] = ()) -> TextClause:
     return stmt
 
 
-def _in(name: str, key: str, dt_cols: Sequence[str] = ()):
-    return sql(name, key, dt_cols=dt_cols)
+def select_in(conn: Connection, name: str, key: str, values: Sequence[str], binds: dict | None = None,
+              dt_cols: Sequence[str] = ()) -> Iterable:
+    """Rows of ``dispatch/<name>`` for ``values`` bound to ``:key``: ``IN (...)`` lists in chunks,
+    or on PostgreSQL ``= ANY(array)`` (``dispatch/pg/<name>``): an IN list of thousands of
+    placeholders is parsed anew by the driver on every call."""
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        stmt = sql(f"dispatch/pg/{name}", dt_cols=dt_cols)
+        for i in range(0, len(values), 10 * IN_CHUNK):
+            yield from conn.execute(stmt, {**(binds or {}), key: list(values[i:i + 10 * IN_CHUNK])})
+        return
+    stmt = sql(f"dispatch/{name}", key, dt_cols=dt_cols)
+    for chunk in chunks(values):
+        yield from conn.execute(stmt, {**(binds or {}), key: chunk})
 
 
-def _chunks(seq: Sequence, n: int = IN_CHUNK) -> Iterable[Sequence]:
+def chunks(seq: Sequence, n: int = IN_CHUNK) -> Iterable[list]:
+    """Slices for ``IN :list`` binds, padded (by repeating the last value) to a power of two so
+    that only a handful of statement shapes exist and the driver's query cache hits."""
     for i in range(0, len(seq), n):
-        yield seq[i:i + n]
+        part = list(seq[i:i + n])
+        size = 16
+        while size < len(part):
+            size *= 2
+        yield part + [part[-1]] * (min(size, n) - len(part))
 
 
 def fetch(conn: Connection, keys: Sequence[str]) -> dict[str, LedgerRow]:
     out: dict[str, LedgerRow] = {}
-    stmt = _in("dispatch/ledger_select", "keys", ("hold_until", "expires_at"))
-    for chunk in _chunks(list(keys)):
-        for r in conn.execute(stmt, {"keys": list(chunk)}):
-            out[r.message_key] = LedgerRow(r.message_key, r.customer_id, r.channel, r.state, r.reason,
-                                           r.hold_until, r.expires_at, r.attempts)
+    for r in select_in(conn, "ledger_select", "keys", list(keys), dt_cols=("hold_until", "expires_at")):
+        out[r.message_key] = LedgerRow(r.message_key, r.customer_id, r.channel, r.state, r.reason,
+                                       r.hold_until, r.expires_at, r.attempts)
     return out
 
 
+# ---- bulk writes: executemany everywhere, COPY + one set-based statement on PostgreSQL --------
+
+_INSERT_COLS = ("message_key", "sale_id", "strategy_id", "wave", "run_key", "customer_id", "channel", "msg_class",
+                "state", "reason", "planned_at", "hold_until", "expires_at", "updated_at")
+_MARK_COLS = ("message_key", "state", "reason", "provider_id", "segments", "cost", "sent_day", "updated_at")
+_SLOT_COLS = ("scope", "period", "customer_id", "channel", "slot", "message_key")
+_RECEIPT_COLS = ("message_key", "receipt", "receipt_at")
+PG_BULK_MIN = 50        # below this many rows executemany is as quick as COPY
+
+
+def _sqlite_value(v):
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f")        # SQLAlchemy's SQLite DateTime format
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def _bulk(conn: Connection, name: str, rows: list[dict], cols: tuple[str, ...]) -> None:
+    """Run ``dispatch/<name>`` for every row. On PostgreSQL the rows are COPYed into a staging
+    table and applied by ``dispatch/pg/<name>`` in one statement (same transaction): an
+    executemany costs a round trip's worth of work per row, COPY does not."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        # sqlite3 takes :name binds itself; skipping SQLAlchemy's per-row bind processing
+        # halves the cost. Values are stored exactly as SQLAlchemy's types store them.
+        raw = conn.connection.driver_connection
+        temporal = [k for k, v in rows[0].items() if isinstance(v, (date, datetime))
+                    or (v is None and k in _DT_BINDS + _DATE_BINDS)]
+        if temporal:
+            rows = [{**r, **{k: _sqlite_value(r[k]) for k in temporal}} for r in rows]
+        raw.executemany(_sql(f"dispatch/{name}").text, rows)
+        return
+    if conn.dialect.name != "postgresql" or len(rows) < PG_BULK_MIN:
+        conn.execute(sql(f"dispatch/{name}"), rows)
+        return
+    conn.execute(_sql("dispatch/pg/stage_create"))
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        with cur.copy(f"COPY dispatch_stage ({', '.join(cols)}) FROM STDIN") as copy:   # cols: constants above
+            for r in rows:
+                copy.write_row(tuple(r[c] for c in cols))
+    conn.execute(_sql(f"dispatch/pg/{name}"))
+    conn.execute(_sql("dispatch/pg/stage_clear"))
+
+
 def insert(conn: Connection, rows: list[dict]) -> None:
-    if rows:
-        conn.execute(sql("dispatch/ledger_insert"), rows)
+    _bulk(conn, "ledger_insert", rows, _INSERT_COLS)
 
 
 def resolve_held(conn: Connection, rows: list[dict]) -> None:
@@ -110,8 +175,7 @@ def resolve_held(conn: Connection, rows: list[dict]) -> None:
 
 def mark(conn: Connection, rows: list[dict]) -> None:
     """rows: message_key, state, reason, provider_id, segments, cost, sent_day, updated_at."""
-    if rows:
-        conn.execute(sql("dispatch/ledger_mark"), rows)
+    _bulk(conn, "ledger_mark", rows, _MARK_COLS)
 
 
 def pending(conn: Connection, sale_id: str, strategy_id: str, wave: str) -> list[LedgerRow]:
@@ -127,9 +191,8 @@ def awaiting_receipt(conn: Connection, sale_id: str, strategy_id: str, wave: str
 
 
 def set_receipts(conn: Connection, receipts: dict[str, str], at: datetime) -> None:
-    rows = [{"message_key": k, "receipt": v, "receipt_at": at} for k, v in receipts.items()]
-    if rows:
-        conn.execute(sql("dispatch/ledger_set_receipt"), rows)
+    _bulk(conn, "ledger_set_receipt", [{"message_key": k, "receipt": v, "receipt_at": at}
+                                        for k, v in receipts.items()], _RECEIPT_COLS)
 
 
 def counts(conn: Connection, sale_id: str, strategy_id: str, wave: str) -> list:
@@ -152,23 +215,21 @@ def claim_slots(conn: Connection, scope: str, period: str, cap: int,
     """
     if not items or cap <= 0:
         return set()
-    owned_stmt = _in("dispatch/cap_owned", "keys")
-
     def owned(keys: list[str]) -> set[str]:
-        got: set[str] = set()
-        for chunk in _chunks(keys):
-            got.update(r.message_key for r in conn.execute(
-                owned_stmt, {"scope": scope, "period": period, "keys": list(chunk)}))
-        return got
+        return {r.message_key for r in select_in(conn, "cap_owned", "keys", keys,
+                                                 {"scope": scope, "period": period})}
 
-    holders = owned([k for k, _, _ in items])
-    waiting = [it for it in items if it[0] not in holders]
+    # No pre-check for slots already held: slots are claimed in the same transaction that
+    # writes the key's ledger row (reserve, or held -> reserved), so a key reaching this
+    # point holds none; a concurrent duplicate attempt's slot shows up in owned() below.
+    holders: set[str] = set()
+    waiting = list(items)
     for slot in range(1, cap + 1):
         if not waiting:
             break
-        conn.execute(sql("dispatch/cap_claim"), [
+        _bulk(conn, "cap_claim", [
             {"scope": scope, "period": period, "customer_id": c, "channel": ch, "slot": slot, "message_key": k}
-            for k, c, ch in waiting])
+            for k, c, ch in waiting], _SLOT_COLS)
         got = owned([k for k, _, _ in waiting])
         holders |= got
         waiting = [it for it in waiting if it[0] not in got]
@@ -182,11 +243,9 @@ def release_slots(conn: Connection, keys: Iterable[str]) -> None:
 
 
 def slots_used(conn: Connection, scope: str, period: str, customer_ids: Sequence[str]) -> dict[tuple[str, str], int]:
-    stmt = _in("dispatch/cap_used", "ids")
     out: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(list(customer_ids)):
-        for r in conn.execute(stmt, {"scope": scope, "period": period, "ids": list(chunk)}):
-            out[(r.customer_id, r.channel)] = int(r.n)
+    for r in select_in(conn, "cap_used", "ids", list(customer_ids), {"scope": scope, "period": period}):
+        out[(r.customer_id, r.channel)] = int(r.n)
     return out
 
 

@@ -32,7 +32,7 @@ REASONS = {
     "unknown_source": "an order source/type outside the known values (or the format's mapping)",
     "unknown_value": "another coded value outside its allowed set",
     "unknown_customer": "the customer is not in the warehouse",
-    "unknown_order": "an order line or grant refers to an order not in the warehouse",
+    "unknown_order": "an order line refers to an order not in the warehouse",
     "unknown_coupon": "a grant refers to a coupon not in the warehouse",
     "conflicting_duplicate": "the same id appears again in the file with different data",
     "order_rejected": "platform export: another line of the same order was rejected",

@@ -43,7 +43,11 @@ def upsert_statement(conn: Connection, table: Table, columns: Sequence[str], key
 
 
 def upsert_rows(conn: Connection, table: Table, rows: list[dict], key: Sequence[str]) -> None:
-    """Upsert ``rows`` (dicts with the same keys; no key twice in one call)."""
+    """Upsert ``rows`` (dicts with the same keys; no key twice in one call).
+
+    Plain executemany, no RETURNING: with RETURNING SQLAlchemy builds huge multi-VALUES
+    statements that psycopg re-parses on every batch (measured 5x slower).
+    """
     if not rows:
         return
     conn.execute(upsert_statement(conn, table, list(rows[0]), key), rows)

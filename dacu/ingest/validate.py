@@ -103,7 +103,12 @@ class RowValidator:
     def __init__(self, contract: TableContract, index: dict[str, int], times: LocalTimeParser) -> None:
         self.contract = contract
         self.width = len(index)
-        self.plan = [(spec, index.get(spec.name), cell_parser(spec, times)) for spec in contract.columns]
+        # Hot loop data as plain tuples: (name, position, parser, required, default).
+        self.plan = [(spec.name, index[spec.name], cell_parser(spec, times), spec.required, spec.default)
+                     for spec in contract.columns if spec.name in index]
+        # Optional columns absent from the header take their default on every row.
+        self.absent = {spec.name: spec.default for spec in contract.columns if spec.name not in index}
+        self.order = contract.column_names
         self.key_positions = [index[k] for k in contract.key]
         self.rules = ROW_RULES.get(contract.table)
 
@@ -117,16 +122,19 @@ class RowValidator:
         """The record of ``raw`` (contract columns only); raises ``BadValue``."""
         if len(raw) != self.width:
             raise BadValue("bad_row", f"line has {len(raw)} fields, header has {self.width}")
-        rec: dict = {}
+        values: dict = {}
         nulls = self.NULLS
-        for spec, pos, parse in self.plan:
-            cell = raw[pos].strip() if pos is not None else ""
+        for name, pos, parse, required, default in self.plan:
+            cell = raw[pos].strip()
             if cell in nulls:
-                if spec.required:
-                    raise BadValue("missing_field", f"{spec.name} is empty", spec.name)
-                rec[spec.name] = spec.default
+                if required:
+                    raise BadValue("missing_field", f"{name} is empty", name)
+                values[name] = default
             else:
-                rec[spec.name] = parse(cell)
+                values[name] = parse(cell)
+        if self.absent:
+            values.update(self.absent)
+        rec = {name: values[name] for name in self.order}      # contract order: stable digests
         if self.rules is not None:
             self.rules(rec)
         return rec

@@ -7,7 +7,7 @@ Details never echo a mobile number or an email in clear (dacu.pii masks them).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -136,4 +136,4 @@ class LocalTimeParser:
             raise BadValue("bad_date", f"{column} {_clip(raw)!r} is not a time like {self.formats[0]}", column)
         if not EARLIEST <= local < LATEST:
             raise BadValue("bad_date", f"{column} {_clip(raw)!r} is outside 2000–2099", column)
-        return local.replace(tzinfo=self.zone).astimezone(timezone.utc).replace(tzinfo=None)
+        return local - self.zone.utcoffset(local)

@@ -233,12 +233,29 @@ class QuietHours(_Model):
         return t >= self.start or t < self.end   # wraps past midnight
 
 
+Carrier = Literal["china_mobile", "china_unicom", "china_telecom"]
+CARRIERS: tuple[str, ...] = Carrier.__args__  # type: ignore[attr-defined]
+
+
+def _mobile_number(value: Any) -> str:
+    # the message never repeats the number: it is personal data (dacu.pii)
+    text = str(value).strip()
+    if not (len(text) == 11 and text.isdigit() and text[0] == "1" and text[1] in "3456789"):
+        raise ValueError("is not a mainland mobile number (11 digits starting 13..19)")
+    return text
+
+
+MobileNumber = Annotated[str, BeforeValidator(_mobile_number)]
+
+
 class SmsChannel(_Model):
     signature: str
     unsubscribe_suffix: str
     unit_price: float = Field(ge=0)
     quiet_hours: QuietHours | None = None
     daily_cap: int = Field(default=1, ge=0)
+    # readiness gate 5 (seed 004: test China Mobile / Unicom / Telecom numbers before the sale)
+    test_numbers: dict[Carrier, MobileNumber] = {}
 
 
 class EmailChannel(_Model):
@@ -259,10 +276,31 @@ class Channels(_Model):
 
 
 class Readiness(_Model):
+    """Settings of the readiness gates (docs/readiness.md)."""
     history_days: int = Field(default=365, ge=0)
     freshness_hours: int = Field(default=24, ge=0)
     coupon_warn_days: int = Field(default=3, ge=0)
     budget_margin_pct: int = Field(default=20, ge=0, le=100)
+    # history: a day below gap_ratio x the trailing median of gap_median_days days is suspect
+    gap_ratio: float = Field(default=0.2, ge=0, le=1)
+    gap_median_days: int = Field(default=28, ge=3, le=366)
+    max_unresolved_rejects_pct: float = Field(default=1.0, ge=0, le=100)
+    # SMS template lint (also run by `dacu playbook lint`)
+    banned_words_file: str = "include/readiness/banned_words.txt"
+    sms_max_segments: int = Field(default=2, ge=1, le=10)
+    per_recipient_variables: list[str] = ["nick"]
+    variable_max_length: dict[str, int] = {"nick": 20}
+    link_base: str = "https://s.example.com"
+    # carrier test sends: how long to wait for each delivery receipt
+    carrier_receipt_timeout_s: int = Field(default=120, ge=1, le=3600)
+    carrier_test_attempts: int = Field(default=2, ge=1, le=5)   # a carrier fails when every attempt fails
+    # 30-day lowest price rule
+    planned_prices_file: str | None = None
+    lowest_price_activities_file: str = "include/readiness/lowest_price_activities.yaml"
+    lowest_price_days: int = Field(default=30, ge=1, le=365)
+    # approvals: a send at or above either threshold waits for a person (None: no threshold)
+    approval_min_recipients: int | None = Field(default=50000, ge=0)
+    approval_min_cost: float | None = Field(default=2000.0, ge=0)
 
 
 class Metrics(_Model):

@@ -27,6 +27,7 @@ from dacu.synth.writer import LOADED_TABLES, writer_for
 DEFAULT_END = date(2026, 11, 30)
 MAX_CUSTOMERS = 99_999_999      # customer ids and mobile suffixes are bijections below 10^8
 PROGRESS_EVERY_S = 3.0
+WRITE_SLICE = 100_000           # rows per converted batch handed to the writer (memory only, not results)
 
 
 class GenerateError(ValueError):
@@ -83,13 +84,27 @@ def validate(customers: int, seed: int, years: int) -> None:
 
 def generate(engine, *, customers: int, seed: int, end: date | None = None, years: int = 3,
              playbook: Any | None = None, playbook_name: str | None = None,
-             progress: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> GenerateResult:
+             progress: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
+             issue_playbook_coupons: bool = False, unissued_coupons: tuple[str, ...] = ()) -> GenerateResult:
     """Generate the shop into ``engine``'s warehouse (schema must exist); returns counts and timing.
 
     ``playbook`` is a loaded ``dacu.playbook.Playbook`` (or None); ``progress`` a stream for
     rows/s lines every few seconds. ``clock`` only measures duration.
+    ``issue_playbook_coupons`` also writes the playbook's own coupons as issued
+    PLAYBOOK_COUPON_LEAD before their deadline (or first validity), as the platform's
+    coupon export would show them; ``unissued_coupons`` are written with no issue
+    time, so the readiness coupon gate warns, then fails (the demo does it on purpose).
     """
     validate(customers, seed, years)
+    if unissued_coupons and not issue_playbook_coupons:
+        raise GenerateError("--unissued-coupon needs --issue-playbook-coupons")
+    if issue_playbook_coupons:
+        if playbook is None:
+            raise GenerateError("--issue-playbook-coupons needs --playbook")
+        unknown = sorted(set(unissued_coupons) - {c.id for c in playbook.coupons})
+        if unknown:
+            raise GenerateError(f"--unissued-coupon {', '.join(unknown)}: not a coupon of the playbook "
+                                f"({', '.join(c.id for c in playbook.coupons)})")
     end_day = resolve_end(end, playbook)
     shape = playbook_shape(playbook) if playbook is not None else None
     cal = build_calendar(end_day, years, shape)
@@ -123,6 +138,8 @@ def generate(engine, *, customers: int, seed: int, end: date | None = None, year
                 "threshold": np.array(coupons.threshold_cents), "valid_from": np.array(coupons.valid_from),
                 "valid_to": np.array(coupons.valid_to), "issued_at": np.array(coupons.issued_at),
                 "total_quantity": np.array(coupons.total_quantity)})
+            if issue_playbook_coupons:
+                writer.write("coupons", playbook_coupon_columns(playbook, set(unissued_coupons), customers))
             n_blocks = (customers + BLOCK - 1) // BLOCK
             b = -1
             for item in _produce(ctx, writer, n_blocks):
@@ -138,7 +155,7 @@ def generate(engine, *, customers: int, seed: int, end: date | None = None, year
                     print(f"generate: {done:,}/{customers:,} customers, {rows:,} rows, "
                           f"{rows / max(now - t0, 1e-9):,.0f} rows/s", file=progress, flush=True)
             if progress is not None:
-                print("generate: creating indexes", file=progress, flush=True)
+                print(f"generate: rows written in {clock() - t0:.1f} s; creating indexes", file=progress, flush=True)
             writer.finish(datetime.now(timezone.utc).replace(tzinfo=None))
         except BaseException:
             writer.abort()
@@ -148,6 +165,31 @@ def generate(engine, *, customers: int, seed: int, end: date | None = None, year
     result.counts = {t: writer.rows[t] for t in LOADED_TABLES}
     result.seconds = clock() - t0
     return result
+
+
+# Playbook coupons are created this long before their issue deadline (or first validity).
+PLAYBOOK_COUPON_LEAD = timedelta(days=7)
+
+
+def _local_seconds(moment: datetime) -> int:
+    """An aware playbook time -> sale-local seconds since 1970 (the writer's time unit)."""
+    naive = moment.astimezone(timezone(timedelta(seconds=UTC_OFFSET_S))).replace(tzinfo=None)
+    return int((naive - datetime(1970, 1, 1)).total_seconds())
+
+
+def playbook_coupon_columns(playbook: Any, unissued: set[str], customers: int) -> dict[str, np.ndarray]:
+    """The playbook's coupons as ``coupons`` columns (issued, except ``unissued``)."""
+    cs = playbook.coupons
+    issued = [NULL if c.id in unissued else _local_seconds(min(c.issue_deadline, c.valid_from) - PLAYBOOK_COUPON_LEAD)
+              for c in cs]
+    return {"coupon_id": np.array([c.id for c in cs]), "name": np.array([c.name for c in cs]),
+            "kind": np.array([c.kind for c in cs]),
+            "face_value": np.array([round(c.face_value * 100) for c in cs], dtype=np.int64),
+            "threshold": np.array([round(c.threshold * 100) for c in cs], dtype=np.int64),
+            "valid_from": np.array([_local_seconds(c.valid_from) for c in cs], dtype=np.int64),
+            "valid_to": np.array([_local_seconds(c.valid_to) for c in cs], dtype=np.int64),
+            "issued_at": np.array(issued, dtype=np.int64),
+            "total_quantity": np.array([max(1000, customers // 2 // 1000 * 1000)] * len(cs), dtype=np.int64)}
 
 
 _BLOCK_TABLES = ("customers", "orders", "order_items", "events", "coupon_grants")
@@ -175,8 +217,11 @@ def _produce(ctx: Context, writer, n_blocks: int) -> Iterator[tuple | None]:
                 k = len(ev["customer_id"])
                 ev["event_id"] = np.arange(next_event_id, next_event_id + k, dtype=np.int64)
                 next_event_id += k
-                for name in _BLOCK_TABLES:   # per table: fewer Python objects alive at once
-                    out.put(writer.convert(name, tables.pop(name)))
+                for name in _BLOCK_TABLES:   # in slices: few Python row objects alive at once
+                    cols = tables.pop(name)
+                    n = len(next(iter(cols.values())))
+                    for lo in range(0, max(n, 1), WRITE_SLICE):
+                        out.put(writer.convert(name, {c: v[lo:lo + WRITE_SLICE] for c, v in cols.items()}))
                 out.put(None)                # end of block
             out.put(done)
         except BaseException as exc:  # handed to the consumer, which re-raises it

@@ -172,3 +172,13 @@ def init_schema(engine: Engine) -> None:
 def quote_conn_path(path: str) -> str:
     """The ``AIRFLOW_CONN_*`` URI for a SQLite file (Airflow's %2F host form)."""
     return "sqlite://" + quote(os.path.abspath(path), safe="")
+
+
+def airflow_conn_value(url: str) -> str:
+    """The ``AIRFLOW_CONN_DACU_WAREHOUSE`` value for a SQLAlchemy warehouse URL."""
+    if url.startswith("sqlite:"):
+        return url
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url).set(drivername="postgres")
+    return u.render_as_string(hide_password=False)

@@ -381,3 +381,80 @@ metric_validations = Table(
 Index("ix_metric_validations_sale", metric_validations.c.sale_id, metric_validations.c.day_from)
 
 TABLES = {t.name: t for t in metadata.sorted_tables}
+
+# --- readiness ------------------------------------------------------------------------------------
+# Written by dacu.readiness (docs/readiness.md). One row per gate and check moment,
+# replaced on rerun; the latest row per gate at or before a moment decides which
+# strategies are blocked (``blocked`` JSON {strategy_id: reason}).
+READINESS_STATUSES = ("pass", "warn", "fail")
+
+readiness_results = Table(
+    "readiness_results",
+    metadata,
+    Column("sale_id", String(64), primary_key=True),
+    Column("gate", String(32), primary_key=True),          # history / coupons / budget / sms_lint / carriers / ...
+    Column("check_at", DateTime, primary_key=True),        # the check moment (naive UTC), never the wall clock
+    Column("status", String(8), nullable=False),           # READINESS_STATUSES
+    Column("reasons", Text, nullable=False),               # JSON list of human-readable lines (no PII)
+    Column("details", Text, nullable=False),               # JSON object, gate-specific figures
+    Column("blocked", Text, nullable=False),               # JSON {strategy_id: reason}
+)
+Index("ix_readiness_results_sale_at", readiness_results.c.sale_id, readiness_results.c.check_at)
+
+# Human answers to approval and scene tasks (Airflow HITL): who, when, what.
+readiness_confirmations = Table(
+    "readiness_confirmations",
+    metadata,
+    Column("sale_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),          # approval | scene_task
+    Column("item_id", String(64), primary_key=True),       # the strategy id
+    Column("moment", DateTime, primary_key=True),          # the send / task moment (naive UTC)
+    Column("decision", String(32), nullable=False),        # the chosen option
+    Column("responded_by", String(128)),
+    Column("responded_at", DateTime),                      # the person's answer time (naive UTC)
+    Column("detail", Text, nullable=False),                # JSON: crowd size, cost, params input
+)
+
+TABLES = {t.name: t for t in metadata.sorted_tables}
+
+# --- crowd features -------------------------------------------------------------------------------
+# Written by dacu.crowds.features (docs/crowds.md "Speed design"): one row per customer per gate
+# moment (sale_id, as_of), computed in one pass over orders/events/customers; crowds filter it.
+# A build is replaced as a whole (one transaction) and reused by later segment tasks of the gate
+# while its version and data mark (the import batches seen) are current.
+crowd_feature_builds = Table(
+    "crowd_feature_builds",
+    metadata,
+    Column("sale_id", String(64), primary_key=True),
+    Column("as_of", DateTime, primary_key=True),              # the gate moment (naive UTC)
+    Column("version", Integer, nullable=False),               # dacu.crowds.features.FEATURE_VERSION
+    Column("data_mark", String(64), nullable=False),          # import batches seen when built
+    Column("row_count", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("seconds", Float, nullable=False),                 # build duration (monotonic clock)
+)
+
+crowd_features = Table(
+    "crowd_features",
+    metadata,
+    Column("sale_id", String(64), primary_key=True),
+    Column("as_of", DateTime, primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+    Column("in_customers", Integer, nullable=False),          # 1: has a customers row
+    Column("is_known", Integer, nullable=False),              # 1: known to the shop as of as_of (whole_store)
+    Column("member_since", DateTime),
+    # paid order = COALESCE(paid_at, balance_paid_at) <= as_of; windows are sale-local days back
+    Column("first_paid_at", DateTime),
+    Column("last_paid_at", DateTime),
+    *[Column(f"paid_orders_{w}", Integer, nullable=False) for w in ("90", "180", "365", "all")],
+    *[Column(f"paid_amount_{w}", Numeric(14, 2)) for w in ("90", "180", "365", "all")],
+    *[Column(f"paid_amount_y{n}", Numeric(14, 2)) for n in (1, 2, 3)],   # calendar years before the gate's
+    Column("open_deposit_at", DateTime),                      # latest deposit of a presale order still open
+    # events of the last 30 days up to as_of
+    Column("last_visit_at", DateTime),
+    Column("last_vcf_at", DateTime),                          # visit / cart / favourite
+    Column("last_cf_at", DateTime),                           # cart / favourite
+    Column("last_cfc_at", DateTime),                          # cart / favourite / coupon_claim
+    *[Column(f"visits_{w}", Integer, nullable=False) for w in (7, 14, 30)],
+)
+
+TABLES = {t.name: t for t in metadata.sorted_tables}

@@ -30,13 +30,19 @@ class SegmentAudienceOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict:
         from dacu.crowds import segment_strategy
+        from dacu.readiness import blocked_strategies
 
         gate = day_plan(context)["gates"].get(self.gate) or {}
         if self.strategy_id not in gate.get("strategies", []):
             raise AirflowSkipException(f"{self.strategy_id} is not due at gate {self.gate} on this sale day")
         as_of = datetime.fromisoformat(gate["at"])
         pb = load_playbook(self.playbook)
-        result = segment_strategy(warehouse(), pb, self.strategy_id, as_of, run_key=as_of.isoformat())
+        engine = warehouse()
+        blocked = blocked_strategies(engine, pb, as_of).get(self.strategy_id)
+        if blocked:
+            # A failed readiness gate stops exactly the strategies that depend on it.
+            raise AirflowSkipException(f"{self.strategy_id} blocked by readiness: {blocked}")
+        result = segment_strategy(engine, pb, self.strategy_id, as_of, run_key=as_of.isoformat())
         out = result.as_dict()
         self.log.info("Crowd of %s as of %s: %s", self.strategy_id, as_of.isoformat(), out)
         return out

@@ -106,7 +106,7 @@ class SmtpChannel:
                     if refused:
                         out.append(Outcome(key, "failed", "smtp_refused"))
                     else:
-                        out.append(Outcome(key, "sent", None, f"<{key}@dacu>"))
+                        out.append(Outcome(key, "sent", None, f"smtp:{provider}"[:64]))
                         sent_in_session += 1
                 except smtplib.SMTPRecipientsRefused:
                     out.append(Outcome(key, "failed", "smtp_recipient_refused"))

@@ -10,6 +10,7 @@ those from ``/v1/status`` or resends them under the same id.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -48,8 +49,11 @@ class GatewayClient:
         self.session.close()
 
     def _post(self, path: str, body: dict) -> dict:
+        # UTF-8 JSON: Chinese texts as 3 bytes a character instead of 6-byte \u escapes
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         try:
-            resp = self.session.post(self.base_url + path, json=body, timeout=self.timeout)
+            resp = self.session.post(self.base_url + path, data=data, timeout=self.timeout,
+                                     headers={"Content-Type": "application/json; charset=utf-8"})
         except requests.RequestException as exc:
             raise ChannelError(f"gateway {path}: {exc.__class__.__name__}: {scrub(str(exc))[:300]}") from None
         if resp.status_code != 200:

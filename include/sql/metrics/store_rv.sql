@@ -16,25 +16,28 @@ range_buyers AS (
 rv_start AS (
     SELECT customer_id FROM customers WHERE member_since < :start_at OR fan_since < :start_at
 ),
+active_at_start AS (
+    -- unions and joins, not correlated EXISTS ... OR EXISTS (PostgreSQL runs those per row)
+    SELECT customer_id FROM events
+    WHERE event_type = 'visit' AND occurred_at >= :rv_from AND occurred_at < :start_at
+    UNION
+    SELECT customer_id FROM paid WHERE pay_at >= :rv_from AND pay_at < :start_at
+),
 active_rv_start AS (
-    SELECT r.customer_id FROM rv_start r
-    WHERE EXISTS (SELECT 1 FROM events e
-                  WHERE e.customer_id = r.customer_id AND e.event_type = 'visit'
-                    AND e.occurred_at >= :rv_from AND e.occurred_at < :start_at)
-       OR EXISTS (SELECT 1 FROM paid p
-                  WHERE p.customer_id = r.customer_id AND p.pay_at >= :rv_from AND p.pay_at < :start_at)
+    SELECT r.customer_id FROM rv_start r JOIN active_at_start a ON a.customer_id = r.customer_id
 ),
 rv_end AS (
     SELECT customer_id, CASE WHEN member_since < :end_at THEN 1 ELSE 0 END AS is_member
     FROM customers WHERE member_since < :end_at OR fan_since < :end_at
 ),
+active_at_end AS (
+    SELECT customer_id FROM events
+    WHERE event_type = 'visit' AND occurred_at >= :act_from AND occurred_at < :end_at
+    UNION
+    SELECT customer_id FROM paid WHERE pay_at >= :act_from AND pay_at < :end_at
+),
 active_rv_end AS (
-    SELECT r.customer_id, r.is_member FROM rv_end r
-    WHERE EXISTS (SELECT 1 FROM events e
-                  WHERE e.customer_id = r.customer_id AND e.event_type = 'visit'
-                    AND e.occurred_at >= :act_from AND e.occurred_at < :end_at)
-       OR EXISTS (SELECT 1 FROM paid p
-                  WHERE p.customer_id = r.customer_id AND p.pay_at >= :act_from AND p.pay_at < :end_at)
+    SELECT r.customer_id, r.is_member FROM rv_end r JOIN active_at_end a ON a.customer_id = r.customer_id
 )
 SELECT
     (SELECT COUNT(*) FROM rv_start) AS rv_start,

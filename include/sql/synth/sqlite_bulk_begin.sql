@@ -4,3 +4,5 @@ PRAGMA journal_mode=TRUNCATE;
 PRAGMA synchronous=OFF;
 PRAGMA cache_size=-400000;
 PRAGMA analysis_limit=1000;
+-- index builds sort on disk: memory stays flat whatever the size
+PRAGMA temp_store=FILE;

@@ -2,3 +2,4 @@
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 PRAGMA cache_size=-200000;
+PRAGMA temp_store=MEMORY;

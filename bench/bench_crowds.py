@@ -1,0 +1,393 @@
+"""All crowds of one 618 gate at 100k / 1M customers: PostgreSQL, SQLite, DuckDB (reference).
+
+    .venv/bin/python bench/bench_crowds.py --customers 100000 [--customers 1000000]
+        [--at "2027-06-19 20:00"] [--cache /work/bench-cache] [--backends pg,sqlite,duckdb] [--reference]
+
+Data: the synthetic shop (dacu.synth, seed 7, shaped by include/playbooks/tmall_618_2027.yaml;
+~10 orders and ~30 events per customer) is generated once into ``<cache>/shop-<n>.db`` (SQLite),
+exported once to CSV with the sqlite3 CLI, and loaded from those CSVs into PostgreSQL
+(database ``dacu_bench_<n>``, indexes rebuilt after COPY, VACUUM ANALYZE) and DuckDB
+(``<cache>/shop-<n>.duckdb``). DuckDB is bench-only (``pip install duckdb``); it is skipped with a
+message when missing. Its SQLite extension needs a download, hence the CSV route.
+
+Per backend it times, at the gate moment: the one-pass reference (count(*) over the rows the
+feature build reads: include/sql/crowds/features/one_pass_count.sql), the feature build
+(build.sql, forced), every catalogue crowd as the product runs it (feature SQL where the table
+answers it, else the crowd's reference SQL), and totals for the crowds the 618 playbook uses and
+for the whole catalogue. ``--reference`` also times each crowd's reference SQL (the old path).
+Not a test: run it by hand; the machine is shared, so run when it is quiet.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from dacu.crowds.catalog import CROWDS  # noqa: E402
+from dacu.crowds.evaluate import (  # noqa: E402
+    CrowdRef, SaleContext, crowd_expr, feature_plan, run_crowd, run_crowd_features, sale_context, statement,
+)
+from dacu.crowds.bounds import CrowdContext  # noqa: E402
+from dacu.crowds.features import EVENT_DAYS, build_binds, drop_features, ensure_features  # noqa: E402
+from dacu.warehouse.schema import metadata  # noqa: E402
+from dacu.warehouse.sqlfiles import sql_text  # noqa: E402
+
+PLAYBOOK = ROOT / "include" / "playbooks" / "tmall_618_2027.yaml"
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DATA_TABLES = ("customers", "skus", "orders", "order_items", "events", "coupons", "coupon_grants", "import_batches")
+# params for the catalogue crowds that have required ones (the 618 playbook's where it has them)
+REQUIRED = {
+    "category_interest": {"categories": ["面部护肤", "彩妆"]},
+    "buyers_not_members": {"since": "2027-05-05"},
+    "closed_unpaid_potentials": {"start": "2027-06-16", "end": "2027-06-19"},
+    "last_year_sale_buyers": {"start": "2026-05-20", "end": "2026-06-20"},
+    "sale_buyers": {"start": "2027-05-20", "end": "2027-06-20"},
+    "sale_new_customers": {"start": "2027-05-20", "end": "2027-06-20"},
+    "paid_in_sale": {"since": "2027-06-16 00:00"},
+}
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+def ensure_sqlite(cache: Path, n: int) -> Path:
+    path = cache / f"shop-{n}.db"
+    if not path.exists():
+        from dacu.synth.generate import generate, load_playbook_file
+        from dacu.warehouse import init_schema, make_engine
+
+        print(f"generating {n:,} customers into {path} (one-off) ...", flush=True)
+        eng = make_engine(f"sqlite:///{path}")
+        init_schema(eng)
+        generate(eng, customers=n, seed=7, playbook=load_playbook_file(PLAYBOOK))
+        eng.dispose()
+    return path
+
+
+def ensure_csv(cache: Path, n: int, db: Path) -> Path:
+    folder = cache / f"csv-{n}"
+    folder.mkdir(exist_ok=True)
+    for t in DATA_TABLES:
+        out = folder / f"{t}.csv"
+        if out.exists():
+            continue
+        cols = ", ".join(c.name for c in metadata.tables[t].columns)
+        tmp = out.with_suffix(".part")
+        with tmp.open("wb") as fh:
+            subprocess.run(["sqlite3", "-csv", str(db), f"SELECT {cols} FROM {t}"], stdout=fh, check=True)
+        tmp.rename(out)
+    return folder
+
+
+def _counts(conn_exec) -> dict[str, int]:
+    return {t: conn_exec(f"SELECT COUNT(*) FROM {t}") for t in ("customers", "orders", "events")}
+
+
+def ensure_pg(n: int, csv_dir: Path, want: dict[str, int]) -> str:
+    import psycopg
+
+    name = f"dacu_bench_{n}"
+    url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    admin = PG_SERVER.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as cx:
+        exists = cx.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if exists:
+        eng = create_engine(url)
+        try:
+            with eng.connect() as c:
+                if _counts(lambda q: c.execute(text(q)).scalar()) == want:
+                    return url
+        except Exception:   # noqa: BLE001 - half-loaded: reload
+            pass
+        finally:
+            eng.dispose()
+    print(f"loading PostgreSQL {name} from {csv_dir} (one-off) ...", flush=True)
+    with psycopg.connect(admin, autocommit=True) as cx:
+        cx.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cx.execute(f'CREATE DATABASE "{name}"')
+    eng = create_engine(url)
+    metadata.create_all(eng)
+    with eng.begin() as conn:
+        for t in DATA_TABLES:
+            for idx in metadata.tables[t].indexes:
+                idx.drop(conn)
+    eng.dispose()
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as cx:
+        for t in DATA_TABLES:
+            cols = ", ".join(c.name for c in metadata.tables[t].columns)
+            with cx.cursor() as cur, cur.copy(f"COPY {t} ({cols}) FROM STDIN (FORMAT csv)") as cp, \
+                    (csv_dir / f"{t}.csv").open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    cp.write(chunk)
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        for t in DATA_TABLES:
+            for idx in metadata.tables[t].indexes:
+                idx.create(conn)
+    eng.dispose()
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as cx:
+        cx.execute("VACUUM ANALYZE")
+    return url
+
+
+def _duck_type(col) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    return col.type.compile(dialect=postgresql.dialect()).replace("WITHOUT TIME ZONE", "")
+
+
+def ensure_duckdb(cache: Path, n: int, csv_dir: Path, want: dict[str, int]):
+    import duckdb
+
+    path = cache / f"shop-{n}.duckdb"
+    if path.exists():
+        con = duckdb.connect(str(path))
+        try:
+            if _counts(lambda q: con.execute(q).fetchone()[0]) == want:
+                return con
+        except duckdb.Error:
+            pass
+        con.close()
+        path.unlink()
+    print(f"loading DuckDB {path} from {csv_dir} (one-off) ...", flush=True)
+    con = duckdb.connect(str(path))
+    for t in (*DATA_TABLES, "crowd_features", "crowd_feature_builds"):
+        cols = metadata.tables[t].columns
+        con.execute(f"CREATE TABLE {t} ({', '.join(f'{c.name} {_duck_type(c)}' for c in cols)})")
+        if t in DATA_TABLES:
+            types = ", ".join(f"'{c.name}': '{_duck_type(c)}'" for c in cols)
+            con.execute(f"INSERT INTO {t} SELECT * FROM read_csv('{csv_dir / (t + '.csv')}', header=false, "
+                        f"columns={{{types}}}, nullstr='')")
+    return con
+
+
+# --- running the product's SQL on DuckDB ------------------------------------------------------------
+
+_BIND = re.compile(r"(?<![:\w]):(\w+)")
+
+
+class DuckConn:
+    """Enough of a SQLAlchemy Connection for run_crowd / run_crowd_features: the same SQL files."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+
+    def execute(self, stmt, params=None):
+        params = dict(params or {})
+        sql = stmt.text
+        for k, v in list(params.items()):
+            if isinstance(v, (list, tuple)):
+                names = [f"{k}_{i}" for i in range(len(v))]
+                sql = re.sub(rf"(?<![:\w]):{k}\b", "(" + ", ".join(f":{m}" for m in names) + ")", sql)
+                params.pop(k)
+                params.update(zip(names, v))
+        sql = _BIND.sub(lambda m: f"${m.group(1)}", sql)
+        used = set(re.findall(r"\$(\w+)", sql))
+        return _Rows(self.con.execute(sql, {k: v for k, v in params.items() if k in used}).fetchall())
+
+
+class _Rows(list):
+    def all(self):
+        return list(self)
+
+    def one(self):
+        return self[0]
+
+
+# --- timing -----------------------------------------------------------------------------------------
+
+def playbook_refs() -> set[CrowdRef]:
+    from dacu.synth.generate import load_playbook_file
+
+    pb = load_playbook_file(PLAYBOOK)
+    refs: set[CrowdRef] = set()
+    for s in pb.strategies:
+        if getattr(s, "crowd", None) is not None:
+            e = crowd_expr(s.crowd)
+            refs |= {e.base, *e.intersect, *e.exclude}
+    return refs
+
+
+def catalogue_refs() -> list[CrowdRef]:
+    return [crowd_expr({"base": name, "params": REQUIRED.get(name, {})}).base for name in sorted(CROWDS)]
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def bench_backend(label: str, conn_factory, build_fn, one_pass_fn, refs: list[CrowdRef], ctx: CrowdContext,
+                  reference: bool) -> dict:
+    res: dict = {"backend": label, "crowds": {}, "ref_crowds": {}}
+    res["one_pass"], res["one_pass_rows"] = _timed(one_pass_fn)
+    res["build"], res["build_rows"] = _timed(build_fn)
+    with conn_factory() as conn:
+        for ref in refs:
+            def run(ref=ref):
+                got = run_crowd_features(conn, ref, ctx) if feature_plan(ref, ctx) is not None else None
+                return got if got is not None else run_crowd(conn, ref, ctx)
+            secs, members = _timed(run)
+            res["crowds"][ref] = (secs, len(members), feature_plan(ref, ctx) is not None)
+            if reference:
+                res["ref_crowds"][ref] = _timed(lambda ref=ref: run_crowd(conn, ref, ctx))[0]
+    print(f"  {label}: one-pass {res['one_pass']:.2f}s build {res['build']:.2f}s "
+          f"crowds {sum(v[0] for v in res['crowds'].values()):.2f}s", flush=True)
+    return res
+
+
+def run_size(n: int, args, ctx: CrowdContext, refs: list[CrowdRef], gate: set[CrowdRef]) -> None:
+    cache = Path(args.cache)
+    db = ensure_sqlite(cache, n)
+    csv_dir = ensure_csv(cache, n, db)
+    sq = create_engine(f"sqlite:///{db}")
+    from dacu.warehouse.connect import make_engine
+
+    sq.dispose()
+    sq = make_engine(f"sqlite:///{db}")
+    metadata.create_all(sq)                        # the feature tables, if the cached file predates them
+    with sq.connect() as c:
+        want = _counts(lambda q: c.execute(text(q)).scalar())
+    binds = build_binds(ctx)
+    one_pass = {"as_of": binds["as_of"], "ev_since": binds["ev_since"]}
+    results = []
+    backends = args.backends.split(",")
+    if "pg" in backends:
+        url = ensure_pg(n, csv_dir, want)
+        pg = make_engine(url)
+        metadata.create_all(pg)
+
+        def pg_build():
+            drop_features(pg, ctx.sale_id, ctx.as_of_utc)
+            return ensure_features(pg, ctx, rebuild=True).rows
+        results.append(bench_backend(
+            "PostgreSQL", pg.connect, pg_build,
+            lambda: _scalar(pg, "crowds/features/one_pass_count", one_pass), refs, ctx, args.reference))
+        pg.dispose()
+    if "sqlite" in backends:
+        def sq_build():
+            drop_features(sq, ctx.sale_id, ctx.as_of_utc)
+            return ensure_features(sq, ctx, rebuild=True).rows
+        results.append(bench_backend(
+            "SQLite", sq.connect, sq_build,
+            lambda: _scalar(sq, "crowds/features/one_pass_count", one_pass), refs, ctx, args.reference))
+    sq.dispose()
+    if "duckdb" in backends:
+        try:
+            import duckdb
+        except ImportError:
+            print("  DuckDB: skipped (pip install duckdb to compare with the columnar reference)")
+        else:
+            con = ensure_duckdb(cache, n, csv_dir, want)
+            dc = DuckConn(con)
+
+            class _Ctx:
+                def __enter__(self):
+                    return dc
+
+                def __exit__(self, *exc):
+                    return False
+
+            def duck_build():
+                con.execute("DELETE FROM crowd_features WHERE sale_id = $s AND as_of = $a",
+                            {"s": ctx.sale_id, "a": ctx.as_of_utc})
+                dc.execute(statement("crowds/features/build", binds), binds)
+                return con.execute("SELECT COUNT(*) FROM crowd_features WHERE sale_id = $s AND as_of = $a",
+                                   {"s": ctx.sale_id, "a": ctx.as_of_utc}).fetchone()[0]
+            results.append(bench_backend(
+                f"DuckDB {duckdb.__version__}", _Ctx, duck_build,
+                lambda: dc.execute(statement("crowds/features/one_pass_count", one_pass), one_pass)[0][0],
+                refs, ctx, args.reference))
+            con.close()
+    report(n, want, results, refs, gate, args.reference)
+
+
+def _scalar(engine, name: str, binds: dict):
+    with engine.connect() as c:
+        return c.execute(statement(name, binds), binds).scalar()
+
+
+def report(n: int, counts: dict, results: list[dict], refs: list[CrowdRef], gate: set[CrowdRef],
+           reference: bool) -> None:
+    print(f"\n## {n:,} customers ({counts['orders']:,} orders, {counts['events']:,} events), "
+          f"gate {ARGS.at} Asia/Shanghai\n")
+    head = "| crowd | via | " + " | ".join(r["backend"] for r in results) + " |"
+    if reference:
+        head += " " + " | ".join(f"{r['backend']} old SQL" for r in results) + " |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    rows = [("one-pass count(*) reference", "", [r["one_pass"] for r in results], None),
+            ("feature build", "", [r["build"] for r in results], None)]
+    for ref in refs:
+        via = "features" if results and results[0]["crowds"][ref][2] else "own SQL"
+        mark = " *" if ref in gate or ref.base in {g.base for g in gate} else ""
+        rows.append((ref.label() + mark, via, [r["crowds"][ref][0] for r in results],
+                     [r["ref_crowds"].get(ref) for r in results] if reference else None))
+    for name, via, secs, old in rows:
+        line = f"| {name} | {via} | " + " | ".join(f"{s:.3f}" for s in secs) + " |"
+        if reference:
+            line += " " + " | ".join("" if o is None else f"{o:.3f}" for o in (old or [None] * len(results))) + " |"
+        print(line)
+    print()
+    gate_bases = {g.base for g in gate}
+    for r in results:
+        crowds_all = sum(v[0] for v in r["crowds"].values())
+        crowds_gate = sum(v[0] for k, v in r["crowds"].items() if k.base in gate_bases)
+        total_all, total_gate = r["build"] + crowds_all, r["build"] + crowds_gate
+        old = sum(r["ref_crowds"].values()) if reference else None
+        print(f"- {r['backend']}: one-pass {r['one_pass']:.2f}s ({r['one_pass_rows']:,} rows); build "
+              f"{r['build']:.2f}s ({r['build_rows']:,} customers); playbook crowds (*) total {total_gate:.2f}s "
+              f"= {total_gate / r['one_pass']:.1f}x one-pass; all {len(refs)} catalogue crowds total "
+              f"{total_all:.2f}s = {total_all / r['one_pass']:.1f}x one-pass"
+              + (f"; old per-crowd SQL total {old:.2f}s" if old is not None else ""))
+        r["total_gate"], r["total_all"] = total_gate, total_all
+    duck = next((r for r in results if r["backend"].startswith("DuckDB")), None)
+    if duck:
+        for r in results:
+            if r is not duck:
+                print(f"- {r['backend']} / DuckDB: playbook crowds {r['total_gate'] / duck['total_gate']:.1f}x, "
+                      f"all crowds {r['total_all'] / duck['total_all']:.1f}x, "
+                      f"one-pass {r['one_pass'] / duck['one_pass']:.1f}x")
+    print(flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    global ARGS
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--customers", type=int, action="append", help="shop size (repeatable; default 100000)")
+    p.add_argument("--at", default="2027-06-19 20:00", help="gate moment, Asia/Shanghai")
+    p.add_argument("--cache", default="/work/bench-cache", help="where generated shops are kept (outside the repo)")
+    p.add_argument("--backends", default="pg,sqlite,duckdb")
+    p.add_argument("--reference", action="store_true", help="also time every crowd's reference SQL (old path)")
+    ARGS = args = p.parse_args(argv)
+    Path(args.cache).mkdir(parents=True, exist_ok=True)
+    tz = ZoneInfo("Asia/Shanghai")
+    at = datetime.fromisoformat(args.at).replace(tzinfo=tz)
+    sale: SaleContext = sale_context(SaleContext("t618_2027", datetime(2027, 5, 24).date(), tz))
+    ctx = CrowdContext(sale.sale_id, sale.reference_day, tz, at)
+    gate = playbook_refs()
+    refs = catalogue_refs()
+    for ref in sorted(gate, key=lambda r: r.label()):        # the playbook's own params too
+        if ref not in refs:
+            refs.append(ref)
+    print(f"event window {EVENT_DAYS} days; playbook crowds (*): {len(gate)}", flush=True)
+    for n in args.customers or [100_000]:
+        run_size(n, args, ctx, refs, gate)
+    return 0
+
+
+ARGS: argparse.Namespace
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

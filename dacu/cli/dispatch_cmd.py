@@ -1,0 +1,122 @@
+"""``dacu gateway serve`` and ``dacu dispatch run|ledger``: the reference gateway and one-off sends.
+
+``dacu dispatch run`` runs the same code as the Airflow dispatch task: it
+segments the strategy at ``--at`` (unless ``--run-key`` names an existing
+segment run) and dispatches it at ``--send-time`` (default ``--at``). Output is
+counts only. Exit codes (see dacu.cli): 0 done; 1 something is unknown or
+pending after the run; 2 bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from dacu.cli import EXIT_OK, EXIT_PROBLEMS, CliError
+
+DEFAULT_GATEWAY = "http://127.0.0.1:8765"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from dacu.dispatch.gateway.__main__ import add_arguments
+
+    gw = subparsers.add_parser("gateway", help="the reference SMS / in-app gateway")
+    gw_verbs = gw.add_subparsers(dest="verb", required=True)
+    serve = gw_verbs.add_parser("serve", help="run the gateway on a loopback port (Ctrl-C stops it)")
+    add_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    d = subparsers.add_parser("dispatch", help="send a strategy, or show the dispatch ledger")
+    verbs = d.add_subparsers(dest="verb", required=True)
+    run = verbs.add_parser("run", help="segment (unless --run-key) and dispatch one strategy")
+    run.add_argument("--playbook", required=True, metavar="FILE")
+    run.add_argument("--strategy", required=True, metavar="ID")
+    run.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"',
+                     help="gate moment, sale-local (default: the strategy's first)")
+    run.add_argument("--send-time", metavar='"YYYY-MM-DD HH:MM"', help="send moment, sale-local (default: --at)")
+    run.add_argument("--run-key", help="dispatch an existing segment run instead of segmenting now")
+    run.add_argument("--dry-run", action="store_true", help="write and send nothing; print what would happen")
+    run.add_argument("--gateway-url", default=os.environ.get("DACU_GATEWAY_URL", DEFAULT_GATEWAY))
+    run.add_argument("--smtp-host")
+    run.add_argument("--smtp-port", type=int, default=25)
+    run.add_argument("--rate", type=float, help="messages per second for this account (token bucket)")
+    run.set_defaults(func=cmd_run)
+
+    led = verbs.add_parser("ledger", help="the ledger of a sale per strategy, occasion, channel and state")
+    led.add_argument("--sale", required=True)
+    led.add_argument("--json", action="store_true")
+    led.set_defaults(func=cmd_ledger)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dacu.dispatch.gateway.__main__ import run
+
+    return run(args)
+
+
+def _local(value: str, tz, flag: str):
+    from dacu.playbook.timeparse import parse_local_datetime
+
+    try:
+        return parse_local_datetime(value, tz)
+    except ValueError as exc:
+        raise CliError(f"{flag} {exc}") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dacu.crowds.segment import segment_strategy
+    from dacu.dispatch import DispatchError, TemplateError, dispatch_strategy
+    from dacu.playbook import PlaybookError, load_playbook
+    from dacu.warehouse import get_engine
+
+    try:
+        playbook = load_playbook(args.playbook)
+        strategy = playbook.strategy(args.strategy)
+    except PlaybookError as exc:
+        raise CliError(str(exc)) from None
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    if args.at:
+        at = _local(args.at, playbook.tz, "--at")
+    else:
+        moments = strategy.moments()
+        if not moments:
+            raise CliError(f"strategy {strategy.id} has no moment; pass --at")
+        at = moments[0]
+    send_time = _local(args.send_time, playbook.tz, "--send-time") if args.send_time else at
+    engine = get_engine(args.warehouse)
+    run_key = args.run_key
+    if run_key is None:
+        run_key = f"cli__{at.strftime('%Y%m%dT%H%M')}"
+        segment_strategy(engine, playbook, strategy.id, at, run_key)
+    smtp = {"host": args.smtp_host, "port": args.smtp_port} if args.smtp_host else None
+    try:
+        res = dispatch_strategy(engine, playbook, strategy.id, run_key, send_time, gateway_url=args.gateway_url,
+                                smtp=smtp, dry_run=args.dry_run, rate_per_s=args.rate)
+    except (DispatchError, TemplateError) as exc:
+        raise CliError(f"{args.playbook}: {exc}") from None
+    print(json.dumps(res, ensure_ascii=False, indent=2, default=str))
+    if not args.dry_run and (res["unknown"] or res["pending"]):
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from dacu.dispatch import ledger
+    from dacu.warehouse import get_engine
+
+    with get_engine(args.warehouse).connect() as conn:
+        rows = ledger.by_sale(conn, args.sale)
+    data = [{"strategy_id": r.strategy_id, "wave": r.wave, "channel": r.channel, "state": r.state,
+             "reason": r.reason, "count": int(r.n), "cost": float(r.cost or 0)} for r in rows]
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not data:
+        print(f"no dispatch ledger rows for sale {args.sale}")
+        return EXIT_OK
+    print(f"{'strategy':<40} {'occasion':<28} {'ch':<6} {'state':<9} {'reason':<22} {'count':>8} {'cost':>10}")
+    for d in data:
+        print(f"{d['strategy_id']:<40} {d['wave']:<28} {d['channel']:<6} {d['state']:<9} {d['reason'] or '':<22} "
+              f"{d['count']:>8} {d['cost']:>10.2f}")
+    return EXIT_OK

@@ -1,0 +1,5 @@
+-- PostgreSQL: the list bound as one array (a short statement the driver caches). Slots already taken per customer and channel (dry runs read, never claim).
+SELECT customer_id, channel, COUNT(*) AS n
+FROM dispatch_cap_slots
+WHERE scope = :scope AND period = :period AND customer_id = ANY(:ids)
+GROUP BY customer_id, channel

@@ -1,0 +1,1 @@
+SELECT sku_id FROM skus

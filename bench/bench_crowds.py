@@ -183,7 +183,7 @@ class DuckConn:
 
     def execute(self, stmt, params=None):
         params = dict(params or {})
-        sql = stmt.text
+        sql = stmt.text if hasattr(stmt, "text") else stmt.element.text     # TextClause / TextualSelect
         for k, v in list(params.items()):
             if isinstance(v, (list, tuple)):
                 names = [f"{k}_{i}" for i in range(len(v))]
@@ -250,10 +250,8 @@ def run_size(n: int, args, ctx: CrowdContext, refs: list[CrowdRef], gate: set[Cr
     cache = Path(args.cache)
     db = ensure_sqlite(cache, n)
     csv_dir = ensure_csv(cache, n, db)
-    sq = create_engine(f"sqlite:///{db}")
     from dacu.warehouse.connect import make_engine
 
-    sq.dispose()
     sq = make_engine(f"sqlite:///{db}")
     metadata.create_all(sq)                        # the feature tables, if the cached file predates them
     with sq.connect() as c:
@@ -330,7 +328,7 @@ def report(n: int, counts: dict, results: list[dict], refs: list[CrowdRef], gate
             ("feature build", "", [r["build"] for r in results], None)]
     for ref in refs:
         via = "features" if results and results[0]["crowds"][ref][2] else "own SQL"
-        mark = " *" if ref in gate or ref.base in {g.base for g in gate} else ""
+        mark = " *" if ref in gate else ""
         rows.append((ref.label() + mark, via, [r["crowds"][ref][0] for r in results],
                      [r["ref_crowds"].get(ref) for r in results] if reference else None))
     for name, via, secs, old in rows:
@@ -339,15 +337,14 @@ def report(n: int, counts: dict, results: list[dict], refs: list[CrowdRef], gate
             line += " " + " | ".join("" if o is None else f"{o:.3f}" for o in (old or [None] * len(results))) + " |"
         print(line)
     print()
-    gate_bases = {g.base for g in gate}
     for r in results:
         crowds_all = sum(v[0] for v in r["crowds"].values())
-        crowds_gate = sum(v[0] for k, v in r["crowds"].items() if k.base in gate_bases)
+        crowds_gate = sum(v[0] for k, v in r["crowds"].items() if k in gate)
         total_all, total_gate = r["build"] + crowds_all, r["build"] + crowds_gate
         old = sum(r["ref_crowds"].values()) if reference else None
         print(f"- {r['backend']}: one-pass {r['one_pass']:.2f}s ({r['one_pass_rows']:,} rows); build "
-              f"{r['build']:.2f}s ({r['build_rows']:,} customers); playbook crowds (*) total {total_gate:.2f}s "
-              f"= {total_gate / r['one_pass']:.1f}x one-pass; all {len(refs)} catalogue crowds total "
+              f"{r['build']:.2f}s ({r['build_rows']:,} customers); build + {len(gate)} playbook crowds (*) {total_gate:.2f}s "
+              f"= {total_gate / r['one_pass']:.1f}x one-pass; build + all {len(refs)} crowds "
               f"{total_all:.2f}s = {total_all / r['one_pass']:.1f}x one-pass"
               + (f"; old per-crowd SQL total {old:.2f}s" if old is not None else ""))
         r["total_gate"], r["total_all"] = total_gate, total_all

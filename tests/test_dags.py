@@ -131,7 +131,7 @@ def test_phase_dag_shape(dagbag):
     from dacu.playbook import load_playbook
 
     pb = load_playbook(ROOT / "include" / "playbooks" / "tmall_618_2027.yaml")
-    dag = dagbag.get_dag("tmall_618_2027__peak")
+    dag = dagbag.dags["tmall_618_2027__peak"]
     ids = set(dag.task_ids)
     assert "plan_day" in ids
     for strategy in crowd_strategies(pb, "peak"):

@@ -111,6 +111,11 @@ def ensure_features(engine: Engine, ctx: CrowdContext, *, rebuild: bool = False)
             conn.execute(insert(crowd_feature_builds).values(
                 sale_id=ctx.sale_id, as_of=ctx.as_of_utc, version=FEATURE_VERSION, data_mark=mark,
                 row_count=0, seconds=0.0))
+            if conn.dialect.name == "postgresql":
+                # the planner cannot estimate the 3-way customer union and JIT-compiles for seconds
+                conn.exec_driver_sql("SET LOCAL jit = off")
+                # per-customer hash aggregates of orders/events fit in memory instead of spilling
+                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             conn.execute(delete(crowd_features).where(
                 (crowd_features.c.sale_id == ctx.sale_id) & (crowd_features.c.as_of == ctx.as_of_utc)))
             rows = conn.execute(statement("crowds/features/build", binds), binds).rowcount

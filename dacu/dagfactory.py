@@ -45,7 +45,13 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
     from dacu.planning import crowd_strategies, gate_key, scene_strategies, strategy_gates
     from dacu.playbook.render import phase_doc_md
     from operators.phase import GateSensor, PhasePlanOperator
-    from operators.readiness import ReadinessGateOperator, ReadinessReportOperator, SceneTaskOperator
+    from operators.dispatch import DispatchOperator
+    from operators.readiness import (
+        ReadinessGateOperator,
+        ReadinessReportOperator,
+        SceneTaskOperator,
+        SendApprovalOperator,
+    )
     from operators.segment import SegmentAudienceOperator
 
     sale = playbook.sale
@@ -88,10 +94,13 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
                 gate = GateSensor(task_id="gate", gate=g, poke_interval=30)
                 plan >> gate
                 for strategy in crowd_by_gate[g]:
-                    gate >> SegmentAudienceOperator(
-                        task_id=f"segment__{strategy.id}", playbook=playbook_name,
-                        strategy_id=strategy.id, gate=g,
-                    )
+                    common = {"playbook": playbook_name, "strategy_id": strategy.id, "gate": g}
+                    segment = SegmentAudienceOperator(task_id=f"segment__{strategy.id}", **common)
+                    # A large send (recipients or cost over the playbook's thresholds) waits for a person.
+                    approve = SendApprovalOperator(task_id=f"approve__{strategy.id}", **common,
+                                                   response_timeout=timedelta(hours=2))
+                    dispatch = DispatchOperator(task_id=f"dispatch__{strategy.id}", **common)
+                    gate >> segment >> approve >> dispatch
                 for strategy in scene_by_gate[g]:
                     # A person does it in the back office and confirms here; unanswered by the
                     # next day it is recorded as not done.

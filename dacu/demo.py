@@ -10,6 +10,7 @@ warehouse, no network.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -92,10 +93,35 @@ def summarize_run(dr) -> dict:
         if ".segment__" in ti.task_id and state == "success":
             out = ti.xcom_pull(task_ids=ti.task_id) or {}
             gate, sid = ti.task_id.split(".segment__", 1)
-            segments.append((f"{gate[1:3]}:{gate[3:]} {sid}", out))
+            sent = {}
+            for other in dr.get_task_instances():
+                if other.task_id == f"{gate}.dispatch__{sid}":
+                    sent = (other.xcom_pull(task_ids=other.task_id) or {}) if str(other.state).endswith("success") \
+                        else {"state": str(getattr(other.state, "value", other.state))}
+            segments.append((f"{gate[1:3]}:{gate[3:]} {sid}", {**out, "dispatch": sent}))
     scene_ids = {ti.task_id.split(".scene__", 1)[1] for ti in dr.get_task_instances() if ".scene__" in ti.task_id}
     return {"state": str(dr.state), "states": states, "segments": segments, "readiness": readiness,
             "scene_due": [sid for sid in scene_due if sid in scene_ids]}
+
+
+def dispatch_line(d: dict) -> str:
+    """One line of dispatch counts (first pass and, when held by quiet hours, the later pass)."""
+    if "after_quiet_hours" in d:
+        return f"{dispatch_line(d['first_pass'])}; after quiet hours: {dispatch_line(d['after_quiet_hours'])}"
+    if "state" in d and len(d) == 1:
+        return f"dispatch {d['state']}"
+    skipped = d.get("skipped") or {}
+    skipped_txt = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()) if v) if isinstance(skipped, dict) else skipped
+    parts = [f"sent {d.get('sent', 0)}"]
+    if d.get("held"):
+        parts.append(f"held {d['held']} until {str(d.get('hold_until', ''))[11:16]}")
+    if d.get("holdout"):
+        parts.append(f"holdout {d['holdout']}")
+    if skipped_txt:
+        parts.append(f"skipped: {skipped_txt}")
+    if d.get("cost_estimate") is not None:
+        parts.append(f"cost ¥{d['cost_estimate']}")
+    return ", ".join(parts)
 
 
 def run_sale(playbook_name: str, per_phase: int | None) -> int:
@@ -138,7 +164,7 @@ def run_sale(playbook_name: str, per_phase: int | None) -> int:
                 _say(f"      scene tasks for a person (auto-confirmed in the demo): {', '.join(s['scene_due'])}")
             for sid, out in s["segments"]:
                 _say(f"      {sid}: crowd {out.get('crowd', '?')}, treatment {out.get('treatment', '?')}, "
-                     f"holdout {out.get('holdout', '?')}")
+                     f"holdout {out.get('holdout', '?')} -> {dispatch_line(out.get('dispatch') or {})}")
     failures += run_metrics(pb, bag, before=today)
     return 1 if failures else 0
 
@@ -205,7 +231,21 @@ def main(argv: list[str] | None = None) -> int:
         return rc
     _say("-- migrating Airflow's metadata database (SQLite)")
     migrate_airflow()
-    rc = run_sale(args.playbook, args.days_per_phase or None)
+    from dacu.devservices import SmtpSink, airflow_env
+    from dacu.dispatch.gateway.server import Gateway
+
+    gateway = Gateway(port=0).start()
+    smtp = SmtpSink().start()
+    os.environ.update(airflow_env(gateway.url, smtp))
+    _say(f"-- reference SMS gateway on {gateway.url}, SMTP sink on {smtp.host}:{smtp.port}")
+    try:
+        rc = run_sale(args.playbook, args.days_per_phase or None)
+        stats = gateway.state.summary()
+        _say(f"\nchannel providers: gateway {json.dumps(stats, ensure_ascii=False)[:400]}; "
+             f"email accepted {smtp.total} ({', '.join(f'{d} {n}' for d, n in smtp.by_domain.most_common(4))})")
+    finally:
+        smtp.stop()
+        gateway.stop()
     _say(f"\ndemo {'finished' if rc == 0 else 'FAILED'} in {time.perf_counter() - t0:.0f}s")
     return rc
 

@@ -109,6 +109,18 @@ class ReadinessReportOperator(BaseOperator):
                 "blocked": blocked}
 
 
+def _gate_moment(context: Any, gate_key: str, strategy_id: str) -> str:
+    """Inside a phase DAG: the gate's moment on the run's sale day; skip when the strategy is not due."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from operators.context import day_plan
+
+    gate = day_plan(context)["gates"].get(gate_key) or {}
+    if strategy_id not in gate.get("strategies", []):
+        raise AirflowSkipException(f"{strategy_id} is not due at gate {gate_key} on this sale day")
+    return gate["at"]
+
+
 def _record(operator: Any, kind: str, context: Any, event: dict, detail: dict) -> None:
     from dacu.readiness import record_confirmation
 
@@ -132,16 +144,19 @@ class SendApprovalOperator(ApprovalOperator):
     template_fields: Sequence[str] = ("subject", "body", "playbook", "strategy_id", "at")
     ui_color = "#fecaca"
 
-    def __init__(self, *, playbook: str, strategy_id: str, at: str = "", **kwargs: Any) -> None:
+    def __init__(self, *, playbook: str, strategy_id: str, at: str = "", gate: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("subject", f"Approve large send {strategy_id}")
         super().__init__(**kwargs)
         self.playbook = playbook
         self.strategy_id = strategy_id
         self.at = at
+        self.gate = gate
 
     def execute(self, context: Any) -> Any:
         from dacu.readiness import approval_request
 
+        if self.gate:
+            self.at = self.at or _gate_moment(context, self.gate, self.strategy_id)
         pb = load_playbook(self.playbook)
         req = approval_request(warehouse(), pb, self.strategy_id, _moment(self.at, context, pb))
         if not req.required:
@@ -181,15 +196,7 @@ class SceneTaskOperator(HITLOperator):
         from dacu.readiness import scene_tasks
 
         if self.gate:
-            # Inside a phase DAG: ask only on the days the playbook has this task due at this gate.
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            from operators.context import day_plan
-
-            gate = day_plan(context)["gates"].get(self.gate) or {}
-            if self.strategy_id not in gate.get("strategies", []):
-                raise AirflowSkipException(f"{self.strategy_id} is not due at gate {self.gate} on this sale day")
-            self.at = self.at or gate["at"]
+            self.at = self.at or _gate_moment(context, self.gate, self.strategy_id)
         pb = load_playbook(self.playbook)
         task = next((t for t in scene_tasks(pb) if t.strategy_id == self.strategy_id), None)
         if task is None:

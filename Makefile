@@ -20,8 +20,10 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
 export AIRFLOW_CONN_DACU_WAREHOUSE ?= {"conn_type": "sqlite", "host": "$(DACU_HOME)/warehouse.db"}
+GATEWAY_PORT ?= 8765
+SMTP_PORT ?= 8025
 
-.PHONY: install demo test test-sqlite airflow bench lint clean
+.PHONY: install demo test test-sqlite airflow gateway bench lint clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PY)" || { echo "Python 3.11 is needed (python3.11 not found)"; exit 2; }
@@ -46,9 +48,18 @@ test-sqlite: install
 lint: install
 	$(BIN)/dacu playbook lint include/playbooks/*.yaml
 
+# The reference SMS/in-app gateway and an SMTP sink on loopback (the channel providers of dev and demo).
+gateway: install
+	$(BIN)/python -m dacu.devservices --gateway-port $(GATEWAY_PORT) --smtp-port $(SMTP_PORT)
+
+# The Airflow UI on the demo warehouse, with the local channel providers running beside it.
 airflow: install
 	@test -f $(DACU_HOME)/warehouse.db || { echo "No demo warehouse yet: run 'make demo' first"; exit 2; }
 	@echo "Airflow UI: http://localhost:8080  (login printed below and stored in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	$(BIN)/python -m dacu.devservices --gateway-port $(GATEWAY_PORT) --smtp-port $(SMTP_PORT) > $(DACU_HOME)/devservices.log 2>&1 & \
+	trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	AIRFLOW_CONN_DACU_SMS_GATEWAY=http://127.0.0.1:$(GATEWAY_PORT) \
+	AIRFLOW_CONN_DACU_SMTP='{"conn_type": "smtp", "host": "127.0.0.1", "port": $(SMTP_PORT), "extra": {"sender": "crm@example.com"}}' \
 	$(BIN)/airflow standalone
 
 bench: install

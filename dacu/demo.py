@@ -100,8 +100,22 @@ def summarize_run(dr) -> dict:
                         else {"state": str(getattr(other.state, "value", other.state))}
             segments.append((f"{gate[1:3]}:{gate[3:]} {sid}", {**out, "dispatch": sent}))
     scene_ids = {ti.task_id.split(".scene__", 1)[1] for ti in dr.get_task_instances() if ".scene__" in ti.task_id}
+    # Crowd strategies due today whose segment was skipped: a failed readiness gate blocked them.
+    blocked = sorted({ti.task_id.split(".segment__", 1)[1] for ti in dr.get_task_instances()
+                      if ".segment__" in ti.task_id and str(ti.state).endswith("skipped")
+                      and ti.task_id.split(".segment__", 1)[1] in scene_due})
     return {"state": str(dr.state), "states": states, "segments": segments, "readiness": readiness,
-            "scene_due": [sid for sid in scene_due if sid in scene_ids]}
+            "scene_due": [sid for sid in scene_due if sid in scene_ids], "blocked": blocked}
+
+
+def blocked_reason(pb, strategy_id: str, day: date) -> str:
+    """Why a due strategy did not run: the readiness gate that blocks it (same rule as the task)."""
+    from dacu.readiness import blocked_strategies
+    from dacu.warehouse.connect import get_engine
+
+    moments = pb.strategy(strategy_id).moments_on(day)
+    at = moments[0] if moments else datetime.combine(day, datetime.min.time(), tzinfo=pb.tz)
+    return blocked_strategies(get_engine(), pb, at).get(strategy_id, "skipped (see the task log)")
 
 
 def dispatch_line(d: dict) -> str:
@@ -162,6 +176,8 @@ def run_sale(playbook_name: str, per_phase: int | None) -> int:
                     _say(f"      skipped {sid}: {reason}")
             if s["scene_due"]:
                 _say(f"      scene tasks for a person (auto-confirmed in the demo): {', '.join(s['scene_due'])}")
+            for sid in s["blocked"]:
+                _say(f"      skipped {sid}: {blocked_reason(pb, sid, day)}")
             for sid, out in s["segments"]:
                 _say(f"      {sid}: crowd {out.get('crowd', '?')}, treatment {out.get('treatment', '?')}, "
                      f"holdout {out.get('holdout', '?')} -> {dispatch_line(out.get('dispatch') or {})}")

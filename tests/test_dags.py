@@ -140,3 +140,18 @@ def test_phase_dag_shape(dagbag):
             assert f"{g}.gate" in dag.get_task(f"{g}.segment__{strategy.id}").upstream_task_ids
     first = pb.phase("peak").days()[0]
     assert dag.start_date == datetime.combine(first, time(0), tzinfo=pb.tz)
+
+
+def test_generator_wipes_every_table_derived_from_the_shop():
+    """A regenerated shop must not leave snapshots or ledger rows of customers that no longer exist."""
+    from dacu.paths import SQL_DIR
+    from dacu.warehouse.schema import metadata
+
+    kept = {"peer_benchmarks"}          # imported platform data, not derived from the shop
+    wipe = (SQL_DIR / "synth" / "wipe.sql").read_text(encoding="utf-8")
+    truncate = (SQL_DIR / "synth" / "wipe_postgres.sql").read_text(encoding="utf-8")
+    for table in metadata.sorted_tables:
+        if table.name in kept:
+            continue
+        assert f"DELETE FROM {table.name};" in wipe, f"add 'DELETE FROM {table.name};' to include/sql/synth/wipe.sql"
+        assert table.name in truncate, f"add {table.name} to include/sql/synth/wipe_postgres.sql"

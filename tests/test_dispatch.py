@@ -448,19 +448,45 @@ def test_optout_blacklist_consent_rechecked_at_send(engine, playbook, gateway):
     assert not ({mobile(i) for i in range(14)} & sent_to) and mobile(15) in sent_to
 
 
-def test_dry_run_writes_and_sends_nothing(engine, playbook, gateway):
+def dry_reasons(engine, strategy_id: str) -> dict[str, int]:
+    q = (select(dispatch_ledger.c.reason, func.count()).where(
+        (dispatch_ledger.c.state == "dry_run") & (dispatch_ledger.c.strategy_id == strategy_id))
+        .group_by(dispatch_ledger.c.reason))
+    with engine.connect() as conn:
+        return {r: n for r, n in conn.execute(q)}
+
+
+def test_dry_run_records_apart_and_never_blocks_the_real_send(engine, playbook, gateway):
     ids = add_customers(engine, 60)
+    with engine.begin() as conn:
+        conn.execute(update(customers).where(customers.c.customer_id.in_(ids[:3])).values(blacklisted=True))
     segment(engine, "peak_morning", ids, "2027-06-19 10:00", holdout_pct=10)
     res = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"),
                             gateway_url=None, dry_run=True)
-    assert res["dry_run"] and res["would"]["would_send"] + res["would"].get("holdout", 0) == 120
-    assert res["cost_estimate"] > 0
-    assert ledger_states(engine) == {} and not accepted(gateway)
+    would = res["would"]["would_send"]
+    assert res["dry_run"] and would + res["would"].get("holdout", 0) + res["skipped"].get("blacklisted", 0) == 120
+    assert res["cost_estimate"] > 0 and res["recorded"] == 120
+    # recorded, marked as such, under keys of their own; no cap slot taken, nothing sent
+    assert ledger_states(engine) == {"dry_run": 120} and not accepted(gateway)
+    assert dry_reasons(engine, "peak_morning") == {"would_send": would, **({"holdout": res["would"]["holdout"]}
+                                                                         if res["would"].get("holdout") else {}),
+                                                   **({"blacklisted": res["skipped"]["blacklisted"]}
+                                                      if res["skipped"].get("blacklisted") else {})}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(dispatch_cap_slots)).scalar() == 0
+    again = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"),
+                              gateway_url=None, dry_run=True)                 # replaces its own record
+    assert again["would"] == res["would"] and ledger_states(engine) == {"dry_run": 120}
     real = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"), gateway_url=gateway.url)
-    assert real["sent"] == res["would"]["would_send"]
+    assert real["sent"] == would == len(accepted(gateway)) and real["skipped"] == res["skipped"]
     after = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"),
                               gateway_url=None, dry_run=True)
     assert after["would"].get("would_send", 0) == 0 and after["would"]["already_sent"] == real["sent"]
+    assert dry_reasons(engine, "peak_morning").get("already_sent") == real["sent"]
+    assert len(accepted(gateway)) == real["sent"]
+    quiet = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"),
+                              gateway_url=None, dry_run=True, record_dry_run=False)
+    assert quiet["recorded"] == 0
 
 
 def test_bad_input_fails_before_any_send(engine, playbook, gateway):

@@ -35,6 +35,20 @@ def shop(warehouse_url, monkeypatch, airflow_db):
     engine.dispose()
 
 
+@pytest.fixture
+def channels(monkeypatch):
+    """The reference SMS gateway and an SMTP sink on loopback, as the dispatch tasks' connections."""
+    from dacu.devservices import SmtpSink, airflow_env
+    from dacu.dispatch.gateway.server import Gateway
+
+    gateway, smtp = Gateway(port=0).start(), SmtpSink().start()
+    for k, v in airflow_env(gateway.url, smtp).items():
+        monkeypatch.setenv(k, v)
+    yield gateway, smtp
+    smtp.stop()
+    gateway.stop()
+
+
 @pytest.fixture(scope="module")
 def dags():
     from airflow.dag_processing.dagbag import DagBag
@@ -48,7 +62,7 @@ def _states(dr) -> dict[str, str]:
     return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dr.get_task_instances()}
 
 
-def test_dated_peak_run_segments_every_due_strategy(shop, dags):
+def test_dated_peak_run_segments_and_sends_every_due_strategy(shop, dags, channels):
     from dacu.playbook import load_playbook
     from dacu.warehouse.schema import crowd_snapshots
 
@@ -80,12 +94,22 @@ def test_dated_peak_run_segments_every_due_strategy(shop, dags):
             assert n == out["treatment"] + out["holdout"]
             counts[ti.task_id] = n
 
-    # A rerun of the same day (a cleared run or a backfill) replaces, never doubles.
+    # Every due crowd strategy went through the reference gateway; nothing was sent twice.
+    gateway, smtp = channels
+    dispatched = {t for t, s in states.items() if ".dispatch__" in t and s == "success"}
+    assert {t.split(".dispatch__")[1] for t in dispatched} == crowd_due
+    sent = sum((dr.get_task_instance(t).xcom_pull(task_ids=t) or {}).get("sent", 0) for t in dispatched)
+    accepted = gateway.state.summary()["accepted"]
+    assert sent > 0 and accepted + smtp.total == sent       # SMS/in-app via the gateway, email via SMTP
+
+    # A rerun of the same day (a cleared run) replaces the snapshots and sends nothing new.
     dr2 = dag.test(logical_date=tick, run_after=tick, mark_success_pattern=SCENE_TASKS)
     assert str(dr2.state).endswith("success")
     with shop.connect() as cx:
         total = cx.execute(select(func.count()).select_from(crowd_snapshots)).scalar_one()
     assert total == sum(counts.values())
+    assert gateway.state.summary()["accepted"] == accepted and smtp.total == sent - accepted
+    assert gateway.state.summary()["duplicates"] == 0
 
 
 def test_sale_day_param_for_a_day_without_due_strategies_skips_its_gates(shop, dags):

@@ -1,4 +1,4 @@
-"""``dacu data load DIR`` and ``dacu data import-orders FILE --format NAME``.
+"""``dacu data load DIR``, ``dacu data import-orders FILE --format NAME``, ``dacu data import-peers FILE``.
 
 Exit codes (see dacu.cli): 0 every row loaded; 1 some rows were rejected (the
 good ones are loaded); 2 unreadable input (nothing of that file is written).
@@ -34,6 +34,17 @@ def register(data_subparsers: argparse._SubParsersAction) -> None:
                         help="add buyers missing from customers (id and nick only) instead of rejecting their orders")
     _common(orders, timezone_default=None)
     orders.set_defaults(func=cmd_import_orders)
+
+    peers = data_subparsers.add_parser(
+        "import-peers", help="import the platform's peer averages (同行同层) for a sale",
+        description="Import a peer-average CSV (columns day, crowd, metric, value or 日期, 人群, 指标, "
+                    "同行同层平均值) into peer_benchmarks. See docs/data-contract.md.")
+    peers.add_argument("file", metavar="FILE")
+    peers.add_argument("--sale-id", required=True, help="the sale the averages belong to (playbook sale.id)")
+    peers.add_argument("--rejects-dir", metavar="D", help="where rejects CSVs go (default $DACU_HOME/rejects)")
+    peers.add_argument("--encoding", choices=_ENCODINGS, default="auto", help="file encoding (default: detect)")
+    peers.add_argument("--json", action="store_true", help="print the batch report as JSON")
+    peers.set_defaults(func=cmd_import_peers)
 
 
 def _common(parser: argparse.ArgumentParser, *, timezone_default: str | None) -> None:
@@ -118,6 +129,29 @@ def cmd_import_orders(args: argparse.Namespace) -> int:
         report = import_orders(engine, args.file, format_name=args.format_name, now=_now(),
                                create_customers=args.create_customers, timezone=args.timezone,
                                encoding=args.encoding, rejects_dir=args.rejects_dir, chunk_size=args.chunk_size)
+    except IngestFileError as exc:
+        message = str(exc)
+        if exc.path is None:
+            message = f"{args.file}: {message}"
+        _print(args, [], error=message)
+        return EXIT_USAGE
+    except (ValueError, OSError) as exc:
+        _print(args, [], error=f"{args.file}: {exc}")
+        return EXIT_USAGE
+    finally:
+        engine.dispose()
+    _print(args, [report])
+    return _exit([report])
+
+
+def cmd_import_peers(args: argparse.Namespace) -> int:
+    from dacu.ingest import IngestFileError
+    from dacu.ingest.peers import import_peers
+
+    engine = _engine(args)
+    try:
+        report = import_peers(engine, args.file, sale_id=args.sale_id, now=_now(), encoding=args.encoding,
+                              rejects_dir=args.rejects_dir)
     except IngestFileError as exc:
         message = str(exc)
         if exc.path is None:

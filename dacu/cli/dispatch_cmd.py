@@ -26,26 +26,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
-    d = subparsers.add_parser("dispatch", help="send a strategy, or show the dispatch ledger")
-    verbs = d.add_subparsers(dest="verb", required=True)
-    run = verbs.add_parser("run", help="segment (unless --run-key) and dispatch one strategy")
-    run.add_argument("--playbook", required=True, metavar="FILE")
-    run.add_argument("--strategy", required=True, metavar="ID")
-    run.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"',
-                     help="gate moment, sale-local (default: the strategy's first)")
-    run.add_argument("--send-time", metavar='"YYYY-MM-DD HH:MM"', help="send moment, sale-local (default: --at)")
-    run.add_argument("--run-key", help="dispatch an existing segment run instead of segmenting now")
-    run.add_argument("--dry-run", action="store_true", help="write and send nothing; print what would happen")
-    run.add_argument("--gateway-url", default=os.environ.get("DACU_GATEWAY_URL", DEFAULT_GATEWAY))
-    run.add_argument("--smtp-host")
-    run.add_argument("--smtp-port", type=int, default=25)
-    run.add_argument("--rate", type=float, help="messages per second for this account (token bucket)")
+    d = subparsers.add_parser(
+        "dispatch", help="send a strategy (dacu dispatch --playbook P --strategy S [--dry-run]), or show the ledger",
+        description="dacu dispatch --playbook P --strategy S [--dry-run] sends one strategy outside Airflow on "
+                    "the same code; 'dacu dispatch run ...' is the same; 'dacu dispatch ledger --sale S' shows the ledger.")
+    _run_arguments(d)
+    d.set_defaults(func=cmd_run)
+    verbs = d.add_subparsers(dest="verb", required=False)
+    run = verbs.add_parser("run", help="segment (unless --run-key) and dispatch one strategy (same as without 'run')")
+    _run_arguments(run)
     run.set_defaults(func=cmd_run)
 
     led = verbs.add_parser("ledger", help="the ledger of a sale per strategy, occasion, channel and state")
     led.add_argument("--sale", required=True)
     led.add_argument("--json", action="store_true")
     led.set_defaults(func=cmd_ledger)
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    # Not required at the argparse level: 'dacu dispatch ledger' shares this parser; cmd_run checks them.
+    p.add_argument("--playbook", metavar="FILE")
+    p.add_argument("--strategy", metavar="ID")
+    p.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"',
+                   help="gate moment, sale-local (default: the strategy's first)")
+    p.add_argument("--send-time", metavar='"YYYY-MM-DD HH:MM"', help="send moment, sale-local (default: --at)")
+    p.add_argument("--run-key", help="dispatch an existing segment run instead of segmenting now")
+    p.add_argument("--dry-run", action="store_true",
+                   help="send nothing; record what would be sent (ledger state dry_run) and print the counts")
+    p.add_argument("--gateway-url", default=os.environ.get("DACU_GATEWAY_URL", DEFAULT_GATEWAY))
+    p.add_argument("--smtp-host")
+    p.add_argument("--smtp-port", type=int, default=25)
+    p.add_argument("--rate", type=float, help="messages per second for this account (token bucket)")
+    p.add_argument("--db-batch", type=int, default=1000, help="ledger keys per transaction")
+    p.add_argument("--gateway-batch", type=int, default=100, help="messages per gateway call")
+    p.add_argument("--threads", type=int, default=4, help="concurrent gateway calls")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -69,6 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dacu.playbook import PlaybookError, load_playbook
     from dacu.warehouse import get_engine
 
+    if not args.playbook or not args.strategy:
+        raise CliError("dispatch needs --playbook FILE and --strategy ID")
     try:
         playbook = load_playbook(args.playbook)
         strategy = playbook.strategy(args.strategy)
@@ -92,7 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     smtp = {"host": args.smtp_host, "port": args.smtp_port} if args.smtp_host else None
     try:
         res = dispatch_strategy(engine, playbook, strategy.id, run_key, send_time, gateway_url=args.gateway_url,
-                                smtp=smtp, dry_run=args.dry_run, rate_per_s=args.rate)
+                                smtp=smtp, dry_run=args.dry_run, rate_per_s=args.rate,
+                                db_batch=args.db_batch, gateway_batch=args.gateway_batch, threads=args.threads)
     except (DispatchError, TemplateError) as exc:
         raise CliError(f"{args.playbook}: {exc}") from None
     print(json.dumps(res, ensure_ascii=False, indent=2, default=str))

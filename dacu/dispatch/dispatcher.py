@@ -70,10 +70,12 @@ class _Tally:
     dry: Counter = field(default_factory=Counter)
     dry_skipped: Counter = field(default_factory=Counter)
     dry_cost: float = 0.0
+    dry_recorded: int = 0
 
 
 def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: datetime, *,
                       gateway_url: str | None, smtp: dict | None = None, dry_run: bool = False,
+                      record_dry_run: bool = True,
                       db_batch: int = 1000, gateway_batch: int = 100, threads: int = 4, parallel_batches: int = 2,
                       rate_per_s: float | None = None, hold_expiry: timedelta = rules.DEFAULT_HOLD_EXPIRY,
                       reconcile_rounds: int = 3, collect_receipts: bool = True,
@@ -83,8 +85,9 @@ def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, 
                       smtp_channel: SmtpChannel | None = None) -> dict:
     """Send one strategy's segment run (``run_key``) at ``send_time`` (aware; never the wall clock).
 
-    ``dry_run`` (manual runs, backfills): nothing is written or sent; the counts say
-    what would happen. Returns counts only: sent, failed, unknown, pending, held,
+    ``dry_run`` (manual runs, backfills): nothing is sent and no real key is written; the
+    counts say what would happen and, with ``record_dry_run``, each message's would-be
+    outcome is recorded as a ``dry_run`` ledger row under a key of its own (``ledger.dry_key``). Returns counts only: sent, failed, unknown, pending, held,
     skipped by reason, holdout, delivered, cost estimate, this call's msg/s.
     ``gateway_client`` / ``smtp_channel`` replace the clients built from
     ``gateway_url`` / ``smtp`` (tests, benchmarks). ``shard=(i, n)``: only the customers
@@ -106,7 +109,7 @@ def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, 
             if smtp_channel is None and not smtp:
                 raise DispatchError(f"strategy {strategy_id}: channel email needs smtp settings")
             smtp_ch = smtp_channel or SmtpChannel.from_settings(smtp, plan.policies["email"].sender)
-    run = _Run(engine, plan, gw, smtp_ch, dry_run=dry_run, db_batch=db_batch, gateway_batch=gateway_batch,
+    run = _Run(engine, plan, gw, smtp_ch, dry_run=dry_run, record_dry=record_dry_run, db_batch=db_batch, gateway_batch=gateway_batch,
                threads=threads, parallel_batches=parallel_batches, shard=shard)
     try:
         return run.execute(reconcile_rounds=reconcile_rounds, collect_receipts=collect_receipts)
@@ -156,7 +159,7 @@ def _plan(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: d
 
 class _Run:
     def __init__(self, engine: Engine, plan: _Plan, gw: GatewayClient | None, smtp: SmtpChannel | None, *,
-                 dry_run: bool, db_batch: int, gateway_batch: int, threads: int, parallel_batches: int,
+                 dry_run: bool, db_batch: int, record_dry: bool = True, gateway_batch: int, threads: int, parallel_batches: int,
                  shard: tuple[int, int] | None = None) -> None:
         if db_batch < 1 or gateway_batch < 1 or threads < 1 or parallel_batches < 1:
             raise DispatchError("db_batch, gateway_batch, threads and parallel_batches must be >= 1")
@@ -165,6 +168,7 @@ class _Run:
         self._lock = threading.Lock()
         self.engine, self.p, self.gw, self.smtp = engine, plan, gw, smtp
         self.dry_run, self.db_batch, self.gateway_batch, self.threads = dry_run, db_batch, gateway_batch, threads
+        self.record_dry = record_dry
         self.t = _Tally()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dacu-dispatch") if gw else None
 
@@ -416,31 +420,54 @@ class _Run:
 
     # ---- dry run -----------------------------------------------------------------------------
     def _dry_tally(self, existing, items, holdouts, decided, cap_candidates, contacts, resend) -> None:
+        """Count what a real call would do and, unless told not to, record it per key as ``dry_run``
+        rows under keys of their own (``ledger.dry_key``): a later real send finds its key free."""
         p, t = self.p, self.t
+        outcome: dict[str, str] = {}
         for key, cid, ch in items:
             ex = existing.get(key)
             if ex is not None and ex.state in ledger.FINAL_STATES:
-                t.dry["already_" + ex.state] += 1
+                outcome[key] = "already_" + ex.state
             elif ex is None and cid in holdouts:
-                t.dry["holdout"] += 1
-        t.dry["would_resend"] += len(resend)
-        for _, _, _, _, state, reason, _ in decided:
+                outcome[key] = "holdout"
+            elif ex is not None and ex.state == "held":
+                outcome[key] = "held"                  # still quiet, unless decided below
+        for key, _, _ in resend:
+            outcome[key] = "would_resend"
+        for key, _, _, _, state, reason, _ in decided:
+            outcome[key] = reason if state == "skipped" else state
             if state == "skipped":
                 t.dry_skipped[reason] += 1
             else:
+                t.dry[state] += 1
+        t.dry["would_resend"] += len(resend)
+        for key, state in outcome.items():
+            if state.startswith("already_") or state == "holdout":
                 t.dry[state] += 1
         with self.engine.connect() as conn:
             for ch, cands in cap_candidates.items():
                 ids = [cid for _, cid, _, _ in cands]
                 used = {s.scope: ledger.slots_used(conn, s.scope, s.period, ids) for s in p.caps[ch]}
-                for _, cid, _, _ in cands:
+                for key, cid, _, _ in cands:
                     blocked = next((s.reason for s in p.caps[ch] if used[s.scope].get((cid, ch), 0) >= s.cap), None)
                     if blocked:
                         t.dry_skipped[blocked] += 1
+                        outcome[key] = blocked
                         continue
                     t.dry["would_send"] += 1
+                    outcome[key] = "would_send"
                     if ch == "sms":
                         t.dry_cost += render.segments(self._text(contacts[cid], ch)) * p.policies["sms"].unit_price
+        if not self.record_dry:
+            return
+        base = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "wave": p.wave, "run_key": p.run_key,
+                "msg_class": p.msg_class, "planned_at": p.send_utc, "updated_at": p.send_utc,
+                "state": ledger.DRY_RUN, "hold_until": None, "expires_at": None}
+        rows = [{**base, "message_key": ledger.dry_key(key), "customer_id": cid, "channel": ch,
+                 "reason": outcome.get(key, "unchanged")} for key, cid, ch in items]
+        with self.engine.begin() as conn:
+            ledger.record_dry(conn, rows)
+        t.dry_recorded += len(rows)
 
     # ---- reporting ---------------------------------------------------------------------------
     def _progress(self, done: int, total: int, started: float) -> None:
@@ -459,7 +486,8 @@ class _Run:
                "shard": list(self.shard) if self.shard else None}
         if self.dry_run:
             out.update({"would": dict(self.t.dry), "skipped": dict(self.t.dry_skipped),
-                        "cost_estimate": round(self.t.dry_cost, 2), "seconds": round(seconds, 3)})
+                        "cost_estimate": round(self.t.dry_cost, 2), "recorded": self.t.dry_recorded,
+                        "seconds": round(seconds, 3)})
             return out
         with self.engine.connect() as conn:
             rows = ledger.counts(conn, p.sale_id, p.strategy.id, p.wave)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from dacu.warehouse.sqlfiles import sql as _sql
 
+DRY_RUN = "dry_run"      # what a backfill / dry run would have done; under its own key, never sent
 FINAL_STATES = frozenset({"sent", "failed", "skipped", "holdout"})
 RESEND_STATES = frozenset({"reserved", "unknown"})
 IN_CHUNK = 2000         # keys per IN (...) list (SQLite allows 32766 variables)
@@ -45,6 +46,12 @@ def occasion(wave_id: str | None, gate_local: datetime, *, daily: bool) -> str:
     """
     stamp = gate_local.strftime("%Y-%m-%d") if daily else gate_local.strftime("%Y-%m-%dT%H:%M")
     return f"{(wave_id or '-')[:40]}@{stamp}"
+
+
+def dry_key(key: str) -> str:
+    """The key a dry run records a message under: apart from the real key, so recording what
+    would have been sent never blocks (or counts as) the real send of that message later."""
+    return hashlib.sha256(f"{DRY_RUN}\x1f{key}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,11 @@ def _bulk(conn: Connection, name: str, rows: list[dict], cols: tuple[str, ...]) 
 
 def insert(conn: Connection, rows: list[dict]) -> None:
     _bulk(conn, "ledger_insert", rows, _INSERT_COLS)
+
+
+def record_dry(conn: Connection, rows: list[dict]) -> None:
+    """Upsert ``dry_run`` rows (a later dry run replaces its own earlier record)."""
+    _bulk(conn, "dry_record", rows, _INSERT_COLS)
 
 
 def resolve_held(conn: Connection, rows: list[dict]) -> None:

@@ -305,6 +305,8 @@ class Readiness(_Model):
 
 class Metrics(_Model):
     active_rv_days: int = Field(default=90, ge=1)
+    # uplift: a customer of a gate run converts when they pay within this many days of the gate moment
+    attribution_days: int = Field(default=3, ge=1, le=60)
 
 
 # ---- the file ----------------------------------------------------------------------------------

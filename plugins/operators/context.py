@@ -38,3 +38,19 @@ def warehouse():
     from dacu.warehouse.connect import get_engine
 
     return get_engine(use_airflow=True)
+
+
+def gateway_url(conn_id: str = "dacu_sms_gateway") -> str | None:
+    """Base URL of the SMS / in-app channel gateway from an Airflow HTTP connection (None if absent)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+    host = conn.host or ""
+    if "://" in host:
+        return host.rstrip("/")
+    scheme = conn.schema or "http"
+    return f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")

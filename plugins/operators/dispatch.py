@@ -8,23 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
-from operators.context import day_plan, load_playbook, warehouse
-
-
-def _gateway_url(conn_id: str) -> str | None:
-    """Base URL of the SMS / in-app channel gateway from an Airflow HTTP connection."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return None
-    host = conn.host or ""
-    if "://" in host:
-        return host.rstrip("/")
-    scheme = conn.schema or "http"
-    return f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
+from operators.context import day_plan, gateway_url, load_playbook, warehouse
 
 
 def _smtp_settings(conn_id: str) -> dict | None:
@@ -83,7 +67,7 @@ class DispatchOperator(BaseOperator):
         pb = load_playbook(self.playbook)
         out = dispatch_strategy(
             warehouse(), pb, self.strategy_id, run_key, moment,
-            gateway_url=None if dry_run else _gateway_url(self.gateway_conn_id),
+            gateway_url=None if dry_run else gateway_url(self.gateway_conn_id),
             smtp=None if dry_run else _smtp_settings(self.smtp_conn_id), dry_run=dry_run,
         )
         self.log.info("Dispatch of %s at %s%s: %s", self.strategy_id, moment.isoformat(),

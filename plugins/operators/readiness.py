@@ -17,7 +17,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from operators.context import load_playbook, run_time, warehouse
+from operators.context import gateway_url, load_playbook, run_time, warehouse
 
 
 def _moment(at: str, context: Any, playbook) -> datetime:
@@ -58,7 +58,8 @@ class ReadinessGateOperator(BaseOperator):
 
         pb = load_playbook(self.playbook)
         at = _moment(self.at, context, pb)
-        probe = make_probe(self.gateway_url or None)
+        # The channel gateway: the operator's argument, else the dacu_sms_gateway connection.
+        probe = make_probe(self.gateway_url or gateway_url() or None)
         try:
             report = run_checks(warehouse(), pb, at, gates=[self.gate], probe=probe, record=True)
         finally:

@@ -1,5 +1,20 @@
 -- dacu data generate owns the whole warehouse: remove every row it may replace
--- (children first). Runs inside the load's transaction, so a failed run keeps the old data.
+-- (children first), and everything derived from the old shop (crowd snapshots, the
+-- send ledger, readiness results, metric snapshots) so nothing points at customers
+-- that no longer exist. Runs inside the load's transaction: a failed run keeps the old data.
+DELETE FROM crowd_features;
+DELETE FROM crowd_feature_builds;
+DELETE FROM crowd_snapshots;
+DELETE FROM segment_runs;
+DELETE FROM dispatch_cap_slots;
+DELETE FROM dispatch_ledger;
+DELETE FROM readiness_confirmations;
+DELETE FROM readiness_results;
+DELETE FROM metric_snapshot_candidates;
+DELETE FROM metric_snapshots;
+DELETE FROM metric_validations;
+DELETE FROM metric_warmup_candidates;
+DELETE FROM metric_warmup_daily;
 DELETE FROM coupon_grants;
 DELETE FROM coupons;
 DELETE FROM events;

@@ -603,7 +603,7 @@ def test_cli_dispatch_run_and_ledger(engine, playbook, gateway, capsys):
     parser.add_argument("--warehouse")
     dispatch_cmd.register(parser.add_subparsers(dest="group"))
     url = engine.url.render_as_string(hide_password=False)
-    base = ["--warehouse", url, "dispatch", "run", "--playbook", str(playbook.path), "--strategy", "peak_morning",
+    base = ["--warehouse", url, "dispatch", "--playbook", str(playbook.path), "--strategy", "peak_morning",
             "--at", "2027-06-19 10:00", "--run-key", "r1", "--gateway-url", gateway.url]
     args = parser.parse_args(base + ["--dry-run"])
     assert args.func(args) == 0
@@ -614,4 +614,7 @@ def test_cli_dispatch_run_and_ledger(engine, playbook, gateway, capsys):
     args = parser.parse_args(["--warehouse", url, "dispatch", "ledger", "--sale", SALE, "--json"])
     assert args.func(args) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {(r["channel"], r["state"], r["count"]) for r in rows} == {("sms", "sent", 10), ("inapp", "sent", 10)}
+    assert {(r["channel"], r["state"], r["count"]) for r in rows} == {
+        ("sms", "sent", 10), ("inapp", "sent", 10), ("sms", "dry_run", 10), ("inapp", "dry_run", 10)}
+    args = parser.parse_args(base[:3] + ["run"] + base[3:])         # 'dacu dispatch run' is the same verb
+    assert args.func(args) == 0 and json.loads(capsys.readouterr().out)["this_call"]["handed_over"] == 0

@@ -27,7 +27,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Date, DateTime, String, bindparam
+from sqlalchemy import DateTime, String, bindparam
 from sqlalchemy.engine import Engine
 
 from dacu.warehouse.sqlfiles import sql
@@ -229,10 +229,12 @@ class UpliftReport:
                 "runs": [r.to_dict() for r in self.runs]}
 
 
-def _execute(conn, name: str, **params) -> list[dict]:
+def _execute(conn, name: str, *, result_types: dict | None = None, **params) -> list[dict]:
     types = {datetime: DateTime(), str: String()}
     stmt = sql(name).bindparams(*[bindparam(k, type_=types[type(v)]) for k, v in params.items()
                                   if type(v) in types])
+    if result_types:   # text SQL returns SQLite datetimes as strings unless typed
+        stmt = stmt.columns(**result_types)
     return [dict(r._mapping) for r in conn.execute(stmt, params)]
 
 
@@ -253,7 +255,8 @@ def compute_uplift(engine: Engine, *, sale_id: str, attribution_days: int,
         for r in _execute(conn, "metrics/dispatch_cost", sale_id=sale_id):
             costs.setdefault((r["strategy_id"], r["run_key"]), {})[r["channel"]] = (int(r["sent"]),
                                                                                      float(r["cost"] or 0))
-        for seg in _execute(conn, "metrics/uplift_runs", sale_id=sale_id):
+        for seg in _execute(conn, "metrics/uplift_runs", sale_id=sale_id,
+                            result_types={"as_of": DateTime()}):
             as_of = seg["as_of"]
             end = as_of + window
             open_ = until is not None and end > until

@@ -47,6 +47,7 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
     from operators.phase import GateSensor, PhasePlanOperator
     from operators.dispatch import DispatchOperator
     from operators.readiness import (
+        PhasePreflightOperator,
         ReadinessGateOperator,
         ReadinessReportOperator,
         SceneTaskOperator,
@@ -81,6 +82,10 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
                 checks = [ReadinessGateOperator(task_id=g, playbook=playbook_name, gate=g)
                           for g in READINESS_GATES]
                 plan >> checks >> ReadinessReportOperator(task_id="report", playbook=playbook_name)
+        else:
+            # Before the phase's first send: coupons, budget and carriers once more.
+            preflight = PhasePreflightOperator(task_id="preflight", playbook=playbook_name, phase_id=phase_id)
+            plan >> preflight
         crowd_by_gate: dict[str, list] = {gate_key(t): [] for t in playbook.gate_times(phase_id)}
         scene_by_gate: dict[str, list] = {g: [] for g in crowd_by_gate}
         for strategy in crowd_strategies(playbook, phase_id):
@@ -91,8 +96,11 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
                 scene_by_gate[g].append(strategy)
         for g in sorted(crowd_by_gate):
             with TaskGroup(group_id=g, tooltip=f"gate {g[1:3]}:{g[3:]}"):
-                gate = GateSensor(task_id="gate", gate=g, poke_interval=30)
+                # none_failed: the preflight skips on most days and must not skip the gates with it.
+                gate = GateSensor(task_id="gate", gate=g, poke_interval=30, trigger_rule="none_failed")
                 plan >> gate
+                if phase_id != "readiness":
+                    preflight >> gate
                 for strategy in crowd_by_gate[g]:
                     common = {"playbook": playbook_name, "strategy_id": strategy.id, "gate": g}
                     segment = SegmentAudienceOperator(task_id=f"segment__{strategy.id}", **common)

@@ -86,6 +86,8 @@ def summarize_run(dr) -> dict:
             scene_due = sorted({sid for g in plan.get("gates", {}).values() for sid in g["strategies"]})
         if ti.task_id == "readiness.report":
             readiness = ti.xcom_pull(task_ids=ti.task_id) or {}
+        if ti.task_id == "preflight" and str(ti.state).endswith("success"):
+            readiness = {**(ti.xcom_pull(task_ids=ti.task_id) or {}), "preflight": True}
         if ".scene__" in ti.task_id:
             continue
         state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
@@ -168,11 +170,13 @@ def run_sale(playbook_name: str, per_phase: int | None) -> int:
             _say(f"  {day}  run {s['state'].split('.')[-1]:<8} tasks: {states}  ({time.perf_counter() - t0:.1f}s)")
             if s["readiness"]:
                 gates = ", ".join(f"{g} {st}" for g, st in sorted(s["readiness"].get("gates", {}).items()))
-                _say(f"      readiness: {gates}")
+                label = "preflight before the phase's first send" if s["readiness"].get("preflight") else "readiness"
+                _say(f"      {label}: {gates}")
                 for gate, reasons in sorted(s["readiness"].get("reasons", {}).items()):
                     for reason in reasons:
                         _say(f"        {gate}: {reason}")
-                for sid, reason in sorted(s["readiness"].get("blocked", {}).items()):
+                blocked = s["readiness"].get("blocked", {})
+                for sid, reason in sorted(blocked.items() if isinstance(blocked, dict) else []):
                     _say(f"      skipped {sid}: {reason}")
             if s["scene_due"]:
                 _say(f"      scene tasks for a person (auto-confirmed in the demo): {', '.join(s['scene_due'])}")

@@ -55,14 +55,14 @@ def _accepted_ids(gw: Gateway) -> list[str]:
 
 @pytest.mark.slow
 def test_kill9_dispatch_process_20_times_then_rerun_exactly_once(engine, playbook):
-    n_customers = 600
+    n_customers = 1000
     ids = add_customers(engine, n_customers)
     segment(engine, "peak_morning", ids, "2027-06-19 10:00")
     wave = occasion("sale", local("2027-06-19 10:00"), daily=False)
     intended = {message_key(SALE, "peak_morning", wave, c, ch) for c in ids for ch in ("sms", "inapp")}
-    # every provider call takes 15 ms: the process spends about a second sending, long enough to be
+    # every provider call takes 30 ms: the process spends over two seconds sending, long enough to be
     # killed between reserve and mark, during a call, or while marking
-    with Gateway(port=0, faults=Faults(slow_rate=1.0, slow_ms=15)) as gw:
+    with Gateway(port=0, faults=Faults(slow_rate=1.0, slow_ms=30)) as gw:
         cmd = [DACU, "--warehouse", engine.url.render_as_string(hide_password=False), "dispatch",
                "--playbook", str(playbook.path), "--strategy", "peak_morning", "--run-key", "r1",
                "--at", "2027-06-19 10:00", "--gateway-url", gw.url,
@@ -75,25 +75,27 @@ def test_kill9_dispatch_process_20_times_then_rerun_exactly_once(engine, playboo
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             started = _time.monotonic()
             if trial % 2 == 0:
-                # anywhere: start-up, reading the crowd, reserving, sending, marking
-                _time.sleep(rnd.uniform(0.2, 2.0))
+                # a random moment: start-up, reading the crowd, reserving, sending or marking
+                _time.sleep(rnd.uniform(0.3, 2.0))
             else:
-                # once it is talking to the provider, after a random number of milliseconds
-                while gw.state.stats.send_calls == calls_before and proc.poll() is None \
+                # a random number of provider calls into the run, then a random part of a call
+                calls = rnd.randint(0, 20)
+                while gw.state.stats.send_calls < calls_before + calls and proc.poll() is None \
                         and _time.monotonic() - started < 30:
-                    _time.sleep(0.005)
-                _time.sleep(rnd.uniform(0.0, 0.25))
+                    _time.sleep(0.002)
+                _time.sleep(rnd.uniform(0.0, 0.03))
             finished = proc.poll() is not None
-            os.kill(proc.pid, signal.SIGKILL)
+            if not finished:
+                os.kill(proc.pid, signal.SIGKILL)           # kill -9: no handler, no cleanup, no rollback
             proc.wait(10)
             st_ = _states(engine)
             trials.append((finished, st_.get("reserved", 0), st_.get("sent", 0)))
             if not finished and st_.get("reserved", 0) > 0:
                 killed_mid_send += 1
         # the kills landed where it hurts: keys reserved (provider called or not) and never marked
-        assert killed_mid_send >= 5, trials
+        print("trials (finished, reserved, sent):", trials)
+        assert killed_mid_send >= 8, trials
         assert sum(1 for f, _, _ in trials if not f) >= 15, trials
-        assert _states(engine).get("sent", 0) < len(intended), "the kills came too late to test anything"
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         accepted = _accepted_ids(gw)

@@ -51,6 +51,8 @@ METRIC_LABELS: dict[str, str] = {
     **{m.label: m.name for m in SNAPSHOT_METRICS if m.kind != "peer"},
 }
 CROWD_LABELS: dict[str, str] = {label: code for code, label in CROWDS.items()}
+# rates over visitors that may exceed 1 (a payment without a visit event; docs/metrics.md)
+UNBOUNDED_RATES = frozenset({"visit_cart_rate", "visit_deposit_rate", "visit_pay_rate"})
 
 
 def _header_index(source: CsvSource) -> dict[str, int]:
@@ -119,7 +121,7 @@ def parse_value(raw: str, metric: str) -> Decimal:
     if value < 0:
         raise BadValue("negative_amount" if kind in ("amount", "value") else "bad_number",
                        f"value {_clip(raw)} of {metric} is negative", "value")
-    if kind == "rate" and value > 1:
+    if kind == "rate" and value > 1 and metric not in UNBOUNDED_RATES:
         raise BadValue("bad_number", f"value {_clip(raw)} of rate {metric} is above 1 (write 0.125 or 12.5%)",
                        "value")
     if value >= _VALUE_LIMIT:

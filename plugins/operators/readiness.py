@@ -211,3 +211,48 @@ class SceneTaskOperator(HITLOperator):
             return super().execute_complete(context, event)
         finally:
             _record(self, "scene_task", context, event, {"subject": self.subject})
+
+
+class PhasePreflightOperator(BaseOperator):
+    """Re-runs the send-critical readiness gates before a phase's first send.
+
+    On the phase's first sale day with something due, the coupon, budget and
+    carrier gates run at the day's first gate moment, so a coupon that was
+    never issued or a channel that ran dry since the readiness phase blocks the
+    strategies that depend on it before anything goes out. Other days skip.
+    """
+
+    template_fields: Sequence[str] = ("playbook", "phase_id")
+    ui_color = "#fde68a"
+    GATES = ("coupons", "budget", "carriers")
+
+    def __init__(self, *, playbook: str, phase_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.playbook = playbook
+        self.phase_id = phase_id
+
+    def execute(self, context: Any) -> dict:
+        from datetime import date
+
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from dacu.readiness import make_probe, run_checks
+        from operators.context import day_plan
+
+        plan = day_plan(context)
+        pb = load_playbook(self.playbook)
+        first_send_day = next((d for d in pb.phase(self.phase_id).days() if pb.due(self.phase_id, d)), None)
+        if first_send_day is None or date.fromisoformat(plan["day"]) != first_send_day:
+            raise AirflowSkipException(f"not the first send day of phase {self.phase_id} ({first_send_day})")
+        first_gate = min(datetime.fromisoformat(g["at"]) for g in plan["gates"].values() if g["strategies"])
+        probe = make_probe(gateway_url() or None)
+        try:
+            report = run_checks(warehouse(), pb, first_gate, gates=self.GATES, probe=probe, record=True)
+        finally:
+            if probe is not None:
+                probe.close()
+        for res in report.results:
+            (self.log.warning if res.status != "pass" else self.log.info)(
+                "Preflight %s %s: %s", res.gate, res.status.upper(), " | ".join(res.reasons))
+        return {"at": first_gate.isoformat(), "gates": {r.gate: r.status for r in report.results},
+                "blocked": sorted(report.blocked)}

@@ -36,6 +36,14 @@ class _Server(ThreadingHTTPServer):
         self.state = state
         super().__init__(addr, _Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        # a client killed mid-call (kill -9, timeouts) is normal for a provider: no traceback
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -16,6 +16,7 @@ user's token), one query per panel. The warehouse figures come from ``dacu.warro
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,19 @@ STATIC_DIR = Path(__file__).resolve().parent / "dacu_warroom_static"
 # Only these files are served (no directory listing, no path from the request reaches the disk).
 STATIC_FILES = {"echarts.min.js": "text/javascript", "warroom.js": "text/javascript", "warroom.css": "text/css"}
 
-app = FastAPI(title="dacu war room (大促作战室)", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI):
+    # Import the page's modules when the api-server starts, not on the first visitor's request.
+    import dacu.warroom.page  # noqa: F401
+    from airflow.models.hitl import HITLDetail  # noqa: F401
+
+    yield
+
+
+app = FastAPI(title="dacu war room (大促作战室)", docs_url=None, redoc_url=None, openapi_url=None,
+              lifespan=_lifespan)
 _bearer = HTTPBearer(auto_error=False)
 
 

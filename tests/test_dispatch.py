@@ -84,7 +84,7 @@ PLAYBOOK = textwrap.dedent("""\
         wave: sale
         kind: payment_reminder
         when: {from: "2027-06-16 00:00", to: "2027-06-21 23:59", after_order_minutes: 25, every_minutes: 15}
-        crowd: {base: unpaid_orders}
+        crowd: {base: unpaid_orders, params: {window_minutes: 4320}}
         material: {template: "您拍下的宝贝还未付款,点此付款 {pay_link}"}
         channels: [sms]
       - id: peak_mail
@@ -618,3 +618,32 @@ def test_cli_dispatch_run_and_ledger(engine, playbook, gateway, capsys):
         ("sms", "sent", 10), ("inapp", "sent", 10), ("sms", "dry_run", 10), ("inapp", "dry_run", 10)}
     args = parser.parse_args(base[:3] + ["run"] + base[3:])         # 'dacu dispatch run' is the same verb
     assert args.func(args) == 0 and json.loads(capsys.readouterr().out)["this_call"]["handed_over"] == 0
+
+
+def _with_template(playbook, strategy_id: str, template: str, **material):
+    s = playbook.strategy(strategy_id)
+    return s.model_copy(update={"material": s.material.model_copy(update={"template": template, **material})})
+
+
+def test_jinja_templates_declared_variables_fail_before_send(playbook):
+    from dacu.dispatch.render import compile_template
+
+    t = compile_template(playbook, _with_template(playbook, "peak_morning",
+                                                  "{{ nick }}您好,{coupon}满{{ threshold }}减{{ coupon_value }},"
+                                                  "{% if coupon_value|int >= 20 %}大额{% endif %}戳 {link}"))
+    assert t.render("小王") == ("小王您好,满199减20券满199减20,大额戳 https://s.example.com/t618_2027/peak_morning")
+    assert t.render(None).startswith("亲您好")
+    # nick through a filter: rendered per message by Jinja, same result
+    up = compile_template(playbook, _with_template(playbook, "peak_noon", "{{ nick|upper }}!"))
+    assert up.render("ab") == "AB!"
+    for bad, msg in (("{{ coupon_code }}", r"unknown variable \{coupon_code\}"),
+                     ("{nick:>5}", "not a variable name"),
+                     ("{{ nick ", "line 1"),
+                     ("{% for x in %}", "line 1"),
+                     ("{{ coupon }}", "material.coupon is not set")):
+        with pytest.raises(TemplateError, match=msg):
+            compile_template(playbook, _with_template(playbook, "peak_noon", bad))
+    # a payment reminder always carries the payment link
+    r = compile_template(playbook, _with_template(playbook, "peak_pay_remind", "您有订单未付款"))
+    assert r.render(None).endswith("https://s.example.com/pay/t618_2027")
+    assert PAID_NOTE in sms_text(r.render(None), signature="【店】", unsubscribe=None, msg_class="reminder")

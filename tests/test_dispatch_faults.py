@@ -108,6 +108,8 @@ def test_kill9_dispatch_process_20_times_then_rerun_exactly_once(engine, playboo
         again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0 and '"handed_over": 0' in again.stdout
         assert len(_accepted_ids(gw)) == len(intended)
+        # kills after the provider accepted a call: the rerun's resend was acknowledged, not sent again
+        assert gw.state.stats.duplicates > 0
 
 
 # ---- the Airflow operator: cleared task, backfill, quiet hours --------------------------------------------
@@ -174,8 +176,9 @@ def test_operator_defers_through_quiet_hours_then_sends(engine, playbook, monkey
         trigger = deferred.value.trigger
         assert trigger.moment == local("2027-06-20 08:00") and not _accepted_ids(gw)
         out = getattr(op, deferred.value.method_name)(ctx, event=None, **deferred.value.kwargs)
-        assert out["after_quiet_hours"]["sent"] == 30 and len(_accepted_ids(gw)) == 30
-        assert out["first_pass"]["held"] == 30
+        assert out["sent"] == 30 and out["held"] == 0 and len(_accepted_ids(gw)) == 30
+        assert [p["held"] for p in out["passes"]] == [30, 0]
+        assert [p["handed_over"] for p in out["passes"]] == [0, 30]
 
 
 # ---- property tests: quiet hours, opt-outs, blacklist, consent, caps ----------------------------------

@@ -389,3 +389,120 @@ def test_cli_snapshot_and_show(warehouse_url, capsys):
     assert "whole_store(全店)" in text and "active_rv_value=57.5" in text
     with pytest.raises(CliError, match="--day"):
         _cli(base + ["snapshot", "--sale-id", SALE, "--reference-day", "2027-05-24", "--day", "6/1"])
+
+
+# ---- peers import (同行同层) and the day view -------------------------------------------------------
+
+PEERS_CSV = (
+    "日期,人群,指标,同行同层平均值,备注\n"
+    "2027-06-01,老客,进店率,30%,\n"                       # 2: label + percentage -> old/visit_rate 0.3
+    "2027-06-01,全店,活跃RV关系价值,\"1,040.50\",\n"      # 3: money with a thousands comma
+    "2027/06/01,new,visitors,6,\n"                          # 4: codes and a slashed date
+    "2027-06-01,老客,进店率,30%,\n"                         # 5: identical duplicate of line 2
+    "2027-06-01,老客,进店率,31%,\n"                         # 6: conflicting duplicate
+    "2027-13-01,全店,转化率,1%,\n"                          # 7: bad_date
+    "2027-06-01,路人,转化率,1%,\n"                          # 8: unknown crowd
+    "2027-06-01,全店,客单价,50,\n"                          # 9: unknown metric
+    "2027-06-01,全店,转化率,1.5,\n"                         # 10: rate above 1
+    "2027-06-01,全店,进店访客数,5%,\n"                      # 11: a percentage for a count
+    "2027-06-01,全店,进店-支付比率,120%,\n"                 # 12: allowed: this rate may exceed 1
+    "2027-06-01,全店,成交占比,,\n"                          # 13: missing value
+    "2027-06-01,全店,成交占比\n"                            # 14: bad_row (4 fields)
+    "2027-06-01,全店,全部成交金额,-3,\n"                    # 15: negative amount
+)
+
+
+def test_import_peers_quarantines_bad_rows(engine, tmp_path):
+    from dacu.ingest.peers import import_peers
+    from dacu.warehouse.schema import import_batches, import_rejects
+
+    path = tmp_path / "peers.csv"
+    path.write_text(PEERS_CSV, encoding="utf-8-sig")
+    rep = import_peers(engine, path, sale_id=SALE, now=AT, rejects_dir=tmp_path / "rej")
+    assert (rep.rows_read, rep.rows_loaded, rep.rows_rejected, rep.rows_duplicate) == (14, 5, 9, 1)
+    assert rep.reasons == {"conflicting_duplicate": 1, "bad_date": 1, "unknown_value": 2, "bad_number": 2,
+                           "missing_field": 1, "bad_row": 1, "negative_amount": 1}
+    assert rep.ignored_columns == ["备注"] and Path(rep.rejects_file).exists()
+    with engine.connect() as conn:
+        stored = {(r.crowd, r.metric): float(r.value) for r in conn.execute(select(peer_benchmarks))}
+        lines = sorted(r.line_no for r in conn.execute(select(import_rejects)))
+        batch = conn.execute(select(import_batches)).one()
+    assert stored == {("old", "visit_rate"): 0.3, ("whole_store", "active_rv_value"): 1040.5,
+                      ("new", "visitors"): 6.0, ("whole_store", "visit_pay_rate"): 1.2}
+    assert lines == [6, 7, 8, 9, 10, 11, 13, 14, 15]
+    assert (batch.kind, batch.status, batch.rows_loaded, batch.rows_rejected) == ("peers", "done", 5, 9)
+    # a re-import changes nothing but records its batch; the snapshot shows the peer beside the shop
+    import_peers(engine, path, sale_id=SALE, now=AT, rejects_dir=tmp_path / "rej")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(peer_benchmarks)).scalar() == 4
+        assert conn.execute(select(func.count()).select_from(import_batches)).scalar() == 2
+    load_fixture(engine)
+    _, by = _snap(engine)
+    assert by["old"]["peer_visit_rate"] == pytest.approx(0.3)
+    assert by["members"]["peer_active_rv_value"] == pytest.approx(1040.5)
+
+
+def test_import_peers_unreadable_writes_nothing(engine, tmp_path):
+    from dacu.ingest import IngestFileError
+    from dacu.ingest.peers import import_peers
+    from dacu.warehouse.schema import import_batches
+
+    path = tmp_path / "p.csv"
+    path.write_text("day,crowd,metric\n2027-06-01,new,visitors\n", encoding="utf-8")
+    with pytest.raises(IngestFileError, match="missing required column 'value'"):
+        import_peers(engine, path, sale_id=SALE, now=AT, rejects_dir=tmp_path)
+    path.write_text("day,crowd,metric,value,数值\n", encoding="utf-8")
+    with pytest.raises(IngestFileError, match="value and 数值"):
+        import_peers(engine, path, sale_id=SALE, now=AT, rejects_dir=tmp_path)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(import_batches)).scalar() == 0
+
+
+def test_cli_import_peers_and_metrics_day(warehouse_url, tmp_path, capsys):
+    import argparse
+
+    from dacu.cli import CliError, data_import, metrics_cmd
+    from dacu.warehouse import init_schema, make_engine
+
+    engine = make_engine(warehouse_url)
+    init_schema(engine)
+    load_fixture(engine)
+    run = __import__("dacu.metrics.publish", fromlist=["x"]).run_daily_snapshot
+    assert run(engine, sale_id="tmall_618_2027", reference_day=REF, tz=TZ, day=DAY, active_rv_days=90,
+               run_key="r1", validated_at=AT)["published"]
+    engine.dispose()
+    parser = argparse.ArgumentParser(prog="dacu")
+    parser.add_argument("--warehouse")
+    sub = parser.add_subparsers(dest="group", required=True)
+    metrics_cmd.register(sub)
+    data = sub.add_parser("data").add_subparsers(dest="verb", required=True)
+    data_import.register(data)
+
+    def cli(argv):
+        args = parser.parse_args(["--warehouse", warehouse_url, *argv])
+        return args.func(args)
+
+    path = tmp_path / "peers.csv"
+    path.write_text(PEERS_CSV, encoding="utf-8-sig")
+    assert cli(["data", "import-peers", str(path), "--sale-id", "tmall_618_2027", "--rejects-dir",
+                str(tmp_path), "--json"]) == 1          # some rows rejected, the good ones loaded
+    assert '"rows_loaded": 5' in capsys.readouterr().out
+    pb = "tmall_618_2027.yaml"
+    assert cli(["metrics", "--playbook", pb, "--day", "2027-06-01", "--json"]) == 0       # the bare form
+    view = json.loads(capsys.readouterr().out)
+    assert view["crowds"]["new"]["metrics"]["paid_amount"] == 580.0
+    assert view["crowds"]["old"]["peers"] == {"visit_rate": 0.3, "active_rv_value": 1040.5}
+    assert view["crowds"]["new"]["peers"] == {"visitors": 6.0, "active_rv_value": 1040.5}
+    assert view["crowds"]["fans"]["peers"]["active_rv_value"] == 1040.5        # store-level: whole_store's
+    assert view["warmup"]["new"]["coupons_claimed"] == 2
+    assert cli(["metrics", "day", "--playbook", pb, "--day", "2027-06-01", "--crowd", "old"]) == 0
+    text = capsys.readouterr().out
+    assert "进店率 visit_rate" in text and "(同行 0.3000)" in text and "new(新客)" not in text
+    assert cli(["metrics", "show", "--sale-id", "tmall_618_2027"]) == 0           # the old verbs still work
+    assert "同行同层 peers: visit_rate=0.3000 (shop 0.6667)" in capsys.readouterr().out
+    assert cli(["metrics", "--playbook", pb, "--day", "2027-06-02"]) == 1
+    assert "no published snapshot" in capsys.readouterr().out
+    with pytest.raises(CliError, match="give a verb"):
+        cli(["metrics"])
+    with pytest.raises(CliError, match="--day"):
+        cli(["metrics", "day", "--playbook", pb, "--day", "June 1"])

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from dacu.dispatch import ledger, render, rules
+from dacu.dispatch import ledger, render, rules, smart
 from dacu.dispatch.channels.base import Outcome
 from dacu.dispatch.channels.email_smtp import SmtpChannel
 from dacu.dispatch.channels.ratelimit import TokenBucket
@@ -60,6 +60,8 @@ class _Plan:
     caps: dict[str, list[rules.CapScope]]
     template: render.Template
     subject: str
+    gate_local: datetime           # the segment run's moment, sale-local
+    smart: bool                    # when.smart: per-customer hour buckets (dacu.dispatch.smart)
 
 
 @dataclass
@@ -154,7 +156,8 @@ def _plan(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: d
     caps = {c: rules.cap_scopes(sale_id, strategy, pol, msg_class, local.date()) for c, pol in policies.items()}
     subject = (strategy.material.subject if strategy.material and strategy.material.subject else strategy.name)
     return _Plan(sale_id, strategy, run_key, wave, msg_class, list(strategy.channels), tz, send_time,
-                 _utc(send_time), local.date(), policies, holds, caps, template, subject)
+                 _utc(send_time), local.date(), policies, holds, caps, template, subject, gate_local,
+                 bool(strategy.when.smart and strategy.when.form == 2))
 
 
 class _Run:
@@ -171,6 +174,8 @@ class _Run:
         self.record_dry = record_dry
         self.t = _Tally()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dacu-dispatch") if gw else None
+        self.smart_days = smart.DEFAULT_DAYS
+        self.smart_info: dict | None = None
 
     # ---- the whole call ----------------------------------------------------------------------
     def execute(self, *, reconcile_rounds: int, collect_receipts: bool) -> dict:
@@ -213,8 +218,8 @@ class _Run:
 
         p = self.p
         with self.engine.connect() as conn:
-            rows = list(conn.execute(sql("dispatch/snapshot_rows"),
-                                     {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key}))
+            rows = ledger.raw_rows(conn, "snapshot_rows",
+                                   {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key})
         if self.shard is not None:
             i, n = self.shard
             rows = [r for r in rows if zlib.crc32(r.customer_id.encode()) % n == i]
@@ -226,7 +231,31 @@ class _Run:
         # The recheck gives counts per reason; the ledger needs a reason per key: the contact
         # rules below name it, anything else the recheck dropped is "paid since the segment".
         dropped = {cid: "paid_since_segment" for cid in treated - keep}
+        if p.smart and not self.dry_run:
+            due = self._smart_due(treated | holdouts)
+            keep, holdouts = keep & due, holdouts & due
+            dropped = {cid: r for cid, r in dropped.items() if cid in due}
         return keep, holdouts, dropped, {k: v for k, v in skipped.items() if v}
+
+    def _smart_due(self, everyone: set[str]) -> set[str]:
+        """Smart timing: the customers whose hour bucket has opened by the send time. The
+        others are not touched now (no ledger row): a later call, at their bucket, sends them."""
+        p = self.p
+        quiets = [pol.quiet for pol in p.policies.values()] if p.msg_class == "marketing" else []
+        start = p.strategy.when.time
+        hours = smart.allowed_hours(start, quiets)
+        ids = sorted(everyone)
+        best = smart.best_hours(self.engine, ids, _utc(p.gate_local), p.tz, self.smart_days)
+        buckets = smart.assign(ids, best, hours)
+        day = p.gate_local.date()
+        opens = {h: smart.bucket_moment(day, h, start, p.tz) for h in set(buckets.values())}
+        due = {cid for cid, h in buckets.items() if opens[h] <= p.send_time}
+        later = sorted(m for m in opens.values() if m > p.send_time)
+        self.smart_info = {"hours": [hours[0], hours[-1]], "buckets": {f"{h:02d}": n for h, n in sorted(Counter(buckets.values()).items())},
+                           "due": len(due), "later": len(ids) - len(due),
+                           "next_bucket_at": later[0].isoformat() if later else None,
+                           "with_visits": len(best)}
+        return due
 
     # ---- one ledger batch --------------------------------------------------------------------
     def _batch(self, customer_ids: list[str], holdouts: set[str], dropped: dict[str, str]) -> None:
@@ -310,19 +339,26 @@ class _Run:
                 else:
                     held_updates.append({"message_key": key, "state": state, "reason": reason,
                                          "updated_at": p.send_utc})
-            ledger.insert(conn, new_rows)
+            inserted = ledger.insert(conn, new_rows)
             ledger.resolve_held(conn, held_updates)
         if reserved:
-            # another attempt may have taken a key first: send only what the ledger says is ours to send
-            with self.engine.connect() as conn:
-                now = ledger.fetch(conn, [k for k, _, _ in reserved])
-            resend.extend(it for it in reserved if now.get(it[0]) and now[it[0]].state in ledger.RESEND_STATES)
+            # another attempt may have taken a key first: send only what the ledger says is ours to
+            # send. The bulk insert on PostgreSQL names the keys it inserted; where it cannot
+            # (SQLite, small batches) or for held keys, the ledger is read again.
+            new_keys = {r["message_key"] for r in new_rows}
+            mine = [it for it in reserved if inserted is not None and it[0] in new_keys]
+            unsure = [it for it in reserved if not (inserted is not None and it[0] in new_keys)]
+            resend.extend(it for it in mine if it[0] in inserted)
+            if unsure:
+                with self.engine.connect() as conn:
+                    now = ledger.fetch(conn, [k for k, _, _ in unsure])
+                resend.extend(it for it in unsure if now.get(it[0]) and now[it[0]].state in ledger.RESEND_STATES)
         if resend:
             self._send(resend, contacts)
 
     def _contacts(self, conn, customer_ids: list[str]) -> dict[str, dict]:
         rows = ledger.select_in(conn, "customers_contact", "ids", customer_ids, dt_cols=("opted_out_at",))
-        return {r.customer_id: dict(r._mapping) for r in rows}
+        return {r.customer_id: r._asdict() for r in rows}
 
     # ---- sending -----------------------------------------------------------------------------
     def _text(self, customer: dict, channel: str) -> str:
@@ -483,7 +519,7 @@ class _Run:
         out = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key, "wave": p.wave,
                "send_time": p.send_time.isoformat(), "msg_class": p.msg_class, "channels": p.channels,
                "dry_run": self.dry_run, "recipients": recipients, "crowd_recheck": crowd_skipped,
-               "shard": list(self.shard) if self.shard else None}
+               "shard": list(self.shard) if self.shard else None, "smart": self.smart_info}
         if self.dry_run:
             out.update({"would": dict(self.t.dry), "skipped": dict(self.t.dry_skipped),
                         "cost_estimate": round(self.t.dry_cost, 2), "recorded": self.t.dry_recorded,

@@ -15,8 +15,10 @@ gateway acknowledges without sending twice.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, TextClause, bindparam
@@ -68,7 +70,7 @@ class LedgerRow:
 
 # Datetime binds and result columns are typed: on SQLite an untyped bind is stored without
 # SQLAlchemy's microseconds (breaking comparisons) and an untyped column comes back as text.
-_DT_BINDS = ("planned_at", "hold_until", "expires_at", "updated_at", "receipt_at")
+_DT_BINDS = ("planned_at", "hold_until", "expires_at", "updated_at", "receipt_at", "since", "as_of")
 _DATE_BINDS = ("sent_day",)
 
 
@@ -94,13 +96,53 @@ def select_in(conn: Connection, name: str, key: str, values: Sequence[str], bind
     if not values:
         return
     if conn.dialect.name == "postgresql":
-        stmt = sql(f"dispatch/pg/{name}", dt_cols=dt_cols)
-        for i in range(0, len(values), 10 * IN_CHUNK):
-            yield from conn.execute(stmt, {**(binds or {}), key: list(values[i:i + 10 * IN_CHUNK])})
+        # Straight on the driver's cursor, binary protocol: the key list goes as one binary array
+        # and rows come back as plain tuples. Through SQLAlchemy, dumping 2,000 strings as a text
+        # array and fetching row by row cost more than the query (profiled, bench_dispatch.py).
+        from psycopg.rows import namedtuple_row
+
+        query = _pg_query(name)
+        raw = conn.connection.driver_connection
+        with raw.cursor(row_factory=namedtuple_row) as cur:
+            for i in range(0, len(values), 10 * IN_CHUNK):
+                cur.execute(query, {**(binds or {}), key: list(values[i:i + 10 * IN_CHUNK])}, binary=True)
+                yield from cur.fetchall()
         return
     stmt = sql(f"dispatch/{name}", key, dt_cols=dt_cols)
     for chunk in chunks(values):
         yield from conn.execute(stmt, {**(binds or {}), key: chunk})
+
+
+def raw_rows(conn: Connection, name: str, binds: dict) -> list:
+    """All rows of ``dispatch/<name>`` (scalar binds, no datetime columns) as named tuples, read
+    on the driver's own cursor: a million snapshot rows through SQLAlchemy's row objects cost
+    tens of seconds."""
+    from collections import namedtuple
+
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        from psycopg.rows import namedtuple_row
+
+        with raw.cursor(row_factory=namedtuple_row) as cur:
+            cur.execute(_BIND.sub(r"%(\1)s", _sql(f"dispatch/{name}").text), binds)
+            return cur.fetchall()
+    cur = raw.cursor()
+    try:
+        cur.execute(_sql(f"dispatch/{name}").text, binds)      # sqlite3 takes :name binds itself
+        row = namedtuple(name.title().replace("_", ""), [d[0] for d in cur.description])
+        return [row._make(r) for r in cur.fetchall()]
+    finally:
+        cur.close()
+
+
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=64)
+def _pg_query(name: str) -> str:
+    """``dispatch/pg/<name>.sql`` in psycopg's ``%(name)b`` style (the files hold no ``%``); binary
+    parameters: a list of 2,000 strings as a text array costs a regex per element."""
+    return _BIND.sub(r"%(\1)b", _sql(f"dispatch/pg/{name}").text)
 
 
 def chunks(seq: Sequence, n: int = IN_CHUNK) -> Iterable[list]:
@@ -142,12 +184,15 @@ def _sqlite_value(v):
     return v
 
 
-def _bulk(conn: Connection, name: str, rows: list[dict], cols: tuple[str, ...]) -> None:
+def _bulk(conn: Connection, name: str, rows: list[dict], cols: tuple[str, ...], *,
+          returning: bool = False) -> set[str] | None:
     """Run ``dispatch/<name>`` for every row. On PostgreSQL the rows are COPYed into a staging
     table and applied by ``dispatch/pg/<name>`` in one statement (same transaction): an
-    executemany costs a round trip's worth of work per row, COPY does not."""
+    executemany costs a round trip's worth of work per row, COPY does not.
+    ``returning``: on that path, the keys the statement's ``RETURNING message_key`` gave
+    back (None on the other paths)."""
     if not rows:
-        return
+        return set() if returning else None
     if conn.dialect.name == "sqlite":
         # sqlite3 takes :name binds itself; skipping SQLAlchemy's per-row bind processing
         # halves the cost. Values are stored exactly as SQLAlchemy's types store them.
@@ -157,22 +202,26 @@ def _bulk(conn: Connection, name: str, rows: list[dict], cols: tuple[str, ...]) 
         if temporal:
             rows = [{**r, **{k: _sqlite_value(r[k]) for k in temporal}} for r in rows]
         raw.executemany(_sql(f"dispatch/{name}").text, rows)
-        return
+        return None
     if conn.dialect.name != "postgresql" or len(rows) < PG_BULK_MIN:
         conn.execute(sql(f"dispatch/{name}"), rows)
-        return
+        return None
     conn.execute(_sql("dispatch/pg/stage_create"))
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
         with cur.copy(f"COPY dispatch_stage ({', '.join(cols)}) FROM STDIN") as copy:   # cols: constants above
             for r in rows:
                 copy.write_row(tuple(r[c] for c in cols))
-    conn.execute(_sql(f"dispatch/pg/{name}"))
+    res = conn.execute(_sql(f"dispatch/pg/{name}"))
+    got = {r[0] for r in res} if returning else None
     conn.execute(_sql("dispatch/pg/stage_clear"))
+    return got
 
 
-def insert(conn: Connection, rows: list[dict]) -> None:
-    _bulk(conn, "ledger_insert", rows, _INSERT_COLS)
+def insert(conn: Connection, rows: list[dict]) -> set[str] | None:
+    """Insert (ON CONFLICT DO NOTHING). On PostgreSQL's bulk path, returns the keys this call
+    inserted (the others were there already); None where the driver cannot tell."""
+    return _bulk(conn, "ledger_insert", rows, _INSERT_COLS, returning=True)
 
 
 def record_dry(conn: Connection, rows: list[dict]) -> None:

@@ -1,14 +1,21 @@
-"""Rendering a strategy's ``material.template`` per channel and customer.
+"""Rendering a strategy's ``material.template`` per channel and customer (Jinja, declared variables).
 
-Templates use ``{name}`` placeholders from a declared set; an unknown or
-unavailable variable is an error raised before any message is sent. SMS texts
-get the sale's signature, the unsubscribe suffix (marketing) and, for payment
-reminders, "若已付款请忽略此短信" (seed 004) when the template lacks them.
+Templates are Jinja (``{{ nick }}``, filters allowed) in a sandbox, with the
+playbook's short form ``{nick}`` read as ``{{ nick }}``. Only the declared
+variables (``VARIABLES``) exist: an unknown one, or one the playbook cannot
+fill (``{coupon}`` without ``material.coupon``), is a ``TemplateError`` raised
+when the template is compiled, before any ledger row is written or any message
+sent; so is a Jinja syntax error. SMS texts get the sale's signature, the
+unsubscribe suffix (marketing) and, for payment reminders, "若已付款请忽略此短信"
+(seed 004) and the payment link when the template lacks them.
 """
 from __future__ import annotations
 
-import string
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2.sandbox import SandboxedEnvironment
 
 from dacu.dispatch.gateway.state import sms_segments
 
@@ -28,6 +35,12 @@ VARIABLES = {
     "pay_link": "<link_base>/pay/<sale>: the buyer's unpaid-orders page (payment reminders)",
     "unsubscribe_link": "<link_base>/unsubscribe/<sale> (email)",
 }
+PER_RECIPIENT = frozenset({"nick"})
+_SHORT = re.compile(r"(?<!\{)\{([^{}\s]*)\}(?!\})")      # {name}: the playbook's short form
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BARE_NICK = re.compile(r"\{\{\s*nick\s*\}\}")
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_SENTINEL = "\x00nick\x00"
 
 
 class TemplateError(ValueError):
@@ -37,32 +50,42 @@ class TemplateError(ValueError):
 @dataclass(frozen=True)
 class Template:
     strategy_id: str
-    text: str
+    text: str                        # the Jinja source
     fields: frozenset[str]
-    values: dict[str, str]          # every variable but the per-recipient ones
+    values: dict[str, str]           # every variable but the per-recipient ones
+    _compiled: object = field(default=None, repr=False, compare=False)
+    _frame: str | None = field(default=None, repr=False, compare=False)   # fast path: rendered with a sentinel
 
     def render(self, nick: str | None) -> str:
-        return self.text.format_map({**self.values, "nick": nick or DEFAULT_NICK})
+        nick = nick or DEFAULT_NICK
+        if self._frame is not None:
+            # nick only appears bare ({{ nick }}): one render at compile time, a replace per message
+            return self._frame.replace(_SENTINEL, nick)
+        return self._compiled.render({**self.values, "nick": nick})
 
 
-def _fields(strategy_id: str, text: str) -> frozenset[str]:
-    names = set()
+def to_jinja(strategy_id: str, text: str) -> str:
+    """The playbook's ``{name}`` placeholders as Jinja ``{{ name }}``; anything else in single
+    braces (a format spec, an expression) is an error, as it was never a valid placeholder."""
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if not _NAME.match(name):
+            raise TemplateError(f"strategy {strategy_id}: material.template placeholder {{{name}}} is not a "
+                                "variable name (no format specs; use Jinja {{ ... }} for filters)")
+        return "{{ " + name + " }}"
+    return _SHORT.sub(repl, text)
+
+
+def _fields(strategy_id: str, source: str):
     try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise TemplateError(f"strategy {strategy_id}: material.template is malformed: {exc}") from None
-    for _, name, spec, conv in parsed:
-        if name is None:
-            continue
-        if not name.isidentifier():
-            raise TemplateError(f"strategy {strategy_id}: material.template placeholder {{{name}}} is not a name")
-        if spec or conv:
-            raise TemplateError(f"strategy {strategy_id}: material.template placeholder {{{name}}} "
-                                "may not carry a format or conversion")
-        if name not in VARIABLES:
-            raise TemplateError(f"strategy {strategy_id}: material.template uses unknown variable {{{name}}} "
-                                f"(known: {', '.join(sorted(VARIABLES))})")
-        names.add(name)
+        ast = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"strategy {strategy_id}: material.template line {exc.lineno}: {exc.message}") from None
+    names = meta.find_undeclared_variables(ast)
+    unknown = sorted(names - set(VARIABLES))
+    if unknown:
+        raise TemplateError(f"strategy {strategy_id}: material.template uses unknown variable {{{unknown[0]}}} "
+                            f"(known: {', '.join(sorted(VARIABLES))})")
     return frozenset(names)
 
 
@@ -70,14 +93,17 @@ def compile_template(playbook, strategy, *, link_base: str = "https://s.example.
     """Check the strategy's template against the declared variables and bind the playbook's values."""
     if strategy.material is None or not strategy.material.template.strip():
         raise TemplateError(f"strategy {strategy.id}: material.template is required to dispatch")
-    text = strategy.material.template
-    fields = _fields(strategy.id, text)
+    source = to_jinja(strategy.id, strategy.material.template)
+    fields_ = _fields(strategy.id, source)
+    if strategy.kind == "payment_reminder" and not fields_ & {"pay_link", "link"}:
+        source += " {{ pay_link }}"            # a reminder always carries the payment link (seed 004)
+        fields_ = fields_ | {"pay_link"}
     base = link_base.rstrip("/")
     values: dict[str, str] = {"sale": playbook.sale.name, "strategy": strategy.name,
                               "link": strategy.link or f"{base}/{playbook.sale.id}/{strategy.id}",
                               "pay_link": f"{base}/pay/{playbook.sale.id}",
                               "unsubscribe_link": f"{base}/unsubscribe/{playbook.sale.id}"}
-    coupon_vars = fields & {"coupon", "coupon_value", "threshold", "valid_to"}
+    coupon_vars = fields_ & {"coupon", "coupon_value", "threshold", "valid_to"}
     if coupon_vars:
         if not strategy.material.coupon:
             raise TemplateError(f"strategy {strategy.id}: material.template uses "
@@ -85,7 +111,16 @@ def compile_template(playbook, strategy, *, link_base: str = "https://s.example.
         c = playbook.coupon(strategy.material.coupon)
         values.update(coupon=c.name, coupon_value=f"{c.face_value:g}", threshold=f"{c.threshold:g}",
                       valid_to=c.valid_to.strftime("%m-%d %H:%M"))
-    return Template(strategy.id, text, fields, values)
+    compiled = _ENV.from_string(source)
+    try:
+        # a trial render: anything the declared values cannot satisfy fails now, not mid-send
+        compiled.render({**values, "nick": DEFAULT_NICK})
+        frame = None
+        if len(_BARE_NICK.findall(source)) == source.count("nick"):
+            frame = compiled.render({**values, "nick": _SENTINEL})
+    except (UndefinedError, TypeError, ValueError) as exc:
+        raise TemplateError(f"strategy {strategy.id}: material.template cannot be rendered: {exc}") from None
+    return Template(strategy.id, source, fields_, values, compiled, frame)
 
 
 def sms_text(body: str, *, signature: str | None, unsubscribe: str | None, msg_class: str) -> str:

@@ -28,17 +28,38 @@ def _smtp_settings(conn_id: str) -> dict | None:
     return {k: v for k, v in settings.items() if v is not None}
 
 
+def next_wake(out: dict) -> datetime | None:
+    """When the task must call again: the end of a quiet-hours hold or the next smart hour bucket."""
+    moments = []
+    if out.get("held") and out.get("hold_until"):
+        moments.append(datetime.fromisoformat(out["hold_until"]))
+    smart = out.get("smart") or {}
+    if smart.get("next_bucket_at"):
+        moments.append(datetime.fromisoformat(smart["next_bucket_at"]))
+    return min(moments) if moments else None
+
+
+def pass_line(out: dict) -> dict:
+    """What one wake-up did (XCom-safe counts)."""
+    call = out.get("this_call") or {}
+    smart = out.get("smart") or {}
+    return {"send_time": out.get("send_time"), "handed_over": call.get("handed_over", 0),
+            "held": out.get("held", 0), "due": smart.get("due"), "later": smart.get("later")}
+
+
 class DispatchOperator(BaseOperator):
     """Sends one strategy's segment of this gate through its channels.
 
     Every message has a deterministic key reserved in the ledger before the
     provider call, so a retry, a cleared run or a second worker never sends a
     key twice (docs/dispatch.md). The send time is the gate's moment, never the
-    wall clock. Marketing messages that fall in quiet hours are held: the task
-    defers (no worker slot) until the window opens and sends them then.
-    Backfill runs and ``dry_run`` count what would be sent and send nothing: a
-    sale day replayed later must not message customers late. Unknown outcomes
-    (timeouts) fail the task so Airflow retries them under the same keys.
+    wall clock. The task defers (a ``DateTimeTrigger``: no worker slot held)
+    whenever there is more to send later: marketing held by quiet hours (sent
+    when the window opens) and, for ``when.smart`` strategies, the next hour
+    bucket (send bucket h, defer to h+1, ...). Backfill runs and the ``dry_run``
+    param send nothing; they record what would have been sent (ledger state
+    ``dry_run``, under keys of their own). Unknown outcomes (timeouts) and keys
+    left reserved fail the task so Airflow retries them under the same keys.
     """
 
     template_fields: Sequence[str] = ("playbook", "strategy_id", "gate", "gateway_conn_id", "smtp_conn_id")
@@ -53,7 +74,7 @@ class DispatchOperator(BaseOperator):
         self.gateway_conn_id = gateway_conn_id
         self.smtp_conn_id = smtp_conn_id
 
-    def execute(self, context: Any, send_time: str | None = None) -> dict:
+    def execute(self, context: Any, send_time: str | None = None, passes: list | None = None) -> dict:
         from dacu.dispatch import dispatch_strategy
 
         gate = day_plan(context)["gates"].get(self.gate) or {}
@@ -75,16 +96,93 @@ class DispatchOperator(BaseOperator):
         if out.get("unknown") or out.get("pending"):
             raise AirflowException(f"{out.get('unknown', 0)} unknown and {out.get('pending', 0)} reserved messages: "
                                    "retrying resends them under the same keys")
-        if out.get("held") and out.get("hold_until") and not dry_run:
+        passes = [*(passes or []), pass_line(out)]
+        wake = None if dry_run else next_wake(out)
+        if wake is not None and wake <= moment:
+            self.log.warning("nothing more can be sent before %s; not waiting", wake.isoformat())
+            wake = None
+        if wake is not None:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-            until = datetime.fromisoformat(out["hold_until"])
-            self.log.info("%d messages held by quiet hours until %s", out["held"], until.isoformat())
-            self.defer(trigger=DateTimeTrigger(moment=until), method_name="resume",
-                       kwargs={"send_time": until.isoformat(), "first": out})
-        return out
+            if out.get("held"):
+                self.log.info("%d messages held by quiet hours until %s", out["held"], out["hold_until"])
+            if (out.get("smart") or {}).get("later"):
+                self.log.info("smart timing: %d customers in later hour buckets; next at %s",
+                              out["smart"]["later"], out["smart"]["next_bucket_at"])
+            self.defer(trigger=DateTimeTrigger(moment=wake), method_name="resume",
+                       kwargs={"send_time": wake.isoformat(), "passes": passes})
+        return {**out, "passes": passes}
 
-    def resume(self, context: Any, event: Any = None, send_time: str | None = None, first: dict | None = None) -> dict:
-        """After quiet hours: send what was held, then report both passes."""
-        later = self.execute(context, send_time=send_time)
-        return {"first_pass": first or {}, "after_quiet_hours": later}
+    def resume(self, context: Any, event: Any = None, send_time: str | None = None,
+               passes: list | None = None) -> dict:
+        """Woken by the trigger: send what is due now (held messages, the next hour bucket)."""
+        return self.execute(context, send_time=send_time, passes=passes)
+
+
+class PaymentReminderOperator(BaseOperator):
+    """Payment reminders (催付) of one ``kind: payment_reminder`` strategy with a form-3 ``when``.
+
+    Started at the strategy's daily gate, it works through the day's slice of the
+    window (``strategy.window_on(day)``): at each tick (every ``every_minutes``) it
+    segments ``unpaid_orders`` as of the tick and sends (``dacu.dispatch.remind_unpaid``),
+    then defers to the next tick (``DateTimeTrigger``: no worker slot held in
+    between). The ledger's daily keys and reminder caps make a re-run tick send
+    nothing new. Backfills and ``dry_run`` walk the ticks without sending.
+    """
+
+    template_fields: Sequence[str] = ("playbook", "strategy_id", "gate", "gateway_conn_id", "smtp_conn_id")
+    ui_color = "#fde68a"
+
+    def __init__(self, *, playbook: str, strategy_id: str, gate: str,
+                 gateway_conn_id: str = "dacu_sms_gateway", smtp_conn_id: str = "dacu_smtp", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.playbook = playbook
+        self.strategy_id = strategy_id
+        self.gate = gate
+        self.gateway_conn_id = gateway_conn_id
+        self.smtp_conn_id = smtp_conn_id
+
+    def execute(self, context: Any, tick: str | None = None, totals: dict | None = None) -> dict:
+        from dacu.dispatch.reminders import remind_unpaid
+
+        gate = day_plan(context)["gates"].get(self.gate) or {}
+        if self.strategy_id not in gate.get("strategies", []):
+            raise AirflowSkipException(f"{self.strategy_id} is not due at gate {self.gate} on this sale day")
+        pb = load_playbook(self.playbook)
+        strategy = pb.strategy(self.strategy_id)
+        day = datetime.fromisoformat(gate["at"]).astimezone(pb.tz).date()
+        window = strategy.window_on(day)
+        if window is None:
+            raise AirflowSkipException(f"{self.strategy_id} has no reminder window on {day}")
+        start, end = window
+        params = context.get("params") or {}
+        dry_run = bool(params.get("dry_run")) or context["dag_run"].run_type == "backfill"
+        engine = warehouse()
+        url = None if dry_run else gateway_url(self.gateway_conn_id)
+        smtp = None if dry_run else _smtp_settings(self.smtp_conn_id)
+        totals = dict(totals or {"ticks": 0, "handed_over": 0, "sent": 0, "skipped": {}})
+        now = datetime.fromisoformat(tick) if tick else start
+        while True:
+            out = remind_unpaid(engine, pb, self.strategy_id, start, end, now, gateway_url=url, smtp=smtp,
+                                dry_run=dry_run)
+            totals["ticks"] += 1
+            totals["handed_over"] += (out.get("this_call") or {}).get("handed_over", 0)
+            totals.update(sent=out.get("sent", 0), skipped=out.get("skipped", {}), last_tick=out["tick"],
+                          wave=out["wave"], dry_run=dry_run)
+            self.log.info("reminder tick %s: crowd %s, %s", out["tick"], out["crowd"], pass_line(out))
+            if out.get("unknown") or out.get("pending"):
+                raise AirflowException(f"{out.get('unknown', 0)} unknown and {out.get('pending', 0)} reserved "
+                                       "reminders: retrying resends them under the same keys")
+            if out["next_tick"] is None:
+                return totals
+            if dry_run:
+                now = datetime.fromisoformat(out["next_tick"])     # a backfill walks the ticks at once
+                continue
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            self.defer(trigger=DateTimeTrigger(moment=datetime.fromisoformat(out["next_tick"])),
+                       method_name="resume", kwargs={"tick": out["next_tick"], "totals": totals})
+
+    def resume(self, context: Any, event: Any = None, tick: str | None = None, totals: dict | None = None) -> dict:
+        """Woken at the next tick."""
+        return self.execute(context, tick=tick, totals=totals)

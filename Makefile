@@ -23,7 +23,7 @@ export AIRFLOW_CONN_DACU_WAREHOUSE ?= {"conn_type": "sqlite", "host": "$(DACU_HO
 GATEWAY_PORT ?= 8765
 SMTP_PORT ?= 8025
 
-.PHONY: install demo test test-sqlite airflow gateway bench lint clean
+.PHONY: install browser-deps demo test test-sqlite airflow gateway bench lint clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PY)" || { echo "Python 3.11 is needed (python3.11 not found)"; exit 2; }
@@ -36,13 +36,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(VENV)/.installed
 
+# Headless Chromium, its driver and a CJK font for tests/test_warroom_browser.py (Debian packages;
+# never a downloaded browser). Installed only when missing.
+BROWSER_PKGS := chromium chromium-driver fonts-wqy-microhei
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@{ command -v chromium && command -v chromedriver && fc-list | grep -qi wqy; } >/dev/null 2>&1 || { \
+	  echo "installing $(BROWSER_PKGS) for tests/test_warroom_browser.py"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(BROWSER_PKGS); }
+
 demo: install
 	$(BIN)/python -m dacu.demo --playbook $(DEMO_PLAYBOOK) --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED)
 
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
-test-sqlite: install
+test-sqlite: install browser-deps
 	DACU_REQUIRE_PG=0 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not postgres" $(PYTEST_ARGS)
 
 lint: install

@@ -186,6 +186,11 @@ def run_sale(playbook_name: str, per_phase: int | None) -> int:
                 _say(f"      {sid}: crowd {out.get('crowd', '?')}, treatment {out.get('treatment', '?')}, "
                      f"holdout {out.get('holdout', '?')} -> {dispatch_line(out.get('dispatch') or {})}")
     failures += run_metrics(pb, bag, before=today)
+    # The war room reads per-occasion send totals; recount them once for the whole sale.
+    from dacu.warehouse.connect import get_engine
+    from dacu.warroom import rebuild_dispatch_totals
+
+    rebuild_dispatch_totals(get_engine(), pb.sale.id, datetime.now(pb.tz))
     return 1 if failures else 0
 
 

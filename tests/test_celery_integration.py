@@ -7,7 +7,7 @@ starts, as processes: api-server, scheduler, dag-processor, triggerer, two Celer
 warehouse created by deploy/postgres/sql/warehouse.sql, as the postgres container does), a
 dedicated Redis DB number with a unique key prefix and queue, and then:
 
-1. generates a small shop, unpauses the presale DAG and triggers it over REST for one past
+1. generates a small shop, unpauses the recovery DAG and triggers it over REST for one past
    sale day (a manual run with a logical date: it really sends; a backfill run would only
    count), so its deferrable gates go through the triggerer at once and its segment, approve
    and dispatch tasks spread over both workers;
@@ -45,11 +45,12 @@ AIRFLOW = str(BIN / "airflow")
 PLAYBOOK = ROOT / "include" / "playbooks" / "tmall_double11_2026.yaml"
 WAREHOUSE_SQL = ROOT / "deploy" / "postgres" / "sql" / "warehouse.sql"
 SALE = "tmall_double11_2026"
-PHASE = "presale"
+PHASE = "recovery"
 PHASE_DAG = f"{SALE}__{PHASE}"
 METRICS_DAG = f"{SALE}__metrics"
-# Crowd strategies at gates 00:00 and 12:00 (sms and in-app), no scene task due.
-PHASE_DAY = date(2026, 10, 26)
+# Three crowd strategies at gates 10:00 and 11:00 (shipping notices by sms and in-app, payment reminders,
+# closed orders), no scene task due, no smart send-time buckets (each bucket is one more deferral).
+PHASE_DAY = date(2026, 11, 12)
 METRIC_DAYS = [date(2026, 11, 11), date(2026, 11, 12), date(2026, 11, 13)]
 WORKERS = ("dacu-it-worker-1", "dacu-it-worker-2")
 
@@ -399,7 +400,7 @@ def test_celery_topology_runs_a_sale_day_across_two_workers_and_backfills_metric
               START_TIMEOUT, procs, services)
         timings["started"] = time.monotonic() - t0
 
-        # -- one sale day of the presale phase: a REST run with a logical date (it sends)
+        # -- one sale day of the recovery phase: a REST run with a logical date (it sends)
         tick = datetime.combine(PHASE_DAY, dtime(0), tzinfo=pb.tz).astimezone(timezone.utc)
         run_id = f"it__{PHASE_DAY.isoformat()}"
         run_path = f"/dags/{PHASE_DAG}/dagRuns/{quote(run_id, safe='')}"
@@ -498,13 +499,17 @@ def test_celery_topology_runs_a_sale_day_across_two_workers_and_backfills_metric
         for d in METRIC_DAYS:      # one row per crowd: whole store, new, old, members, fans
             assert days.get((d, d), 0) == 5, f"no metric snapshot for {d}: {days}"
         timings["checked"] = time.monotonic() - t0
+        print(f"sent {len(sent)} messages for {sorted({r[1] for r in ledger})}; task instances per worker:",
+              {w: sum(1 for _, s, h in tis if s == "success" and h == w) for w in WORKERS})
         print("timings (s from start):", {k: round(v, 1) for k, v in timings.items()})
     except BaseException:
         print(procs.tails(60))
         print("timings (s from start):", {k: round(v, 1) for k, v in timings.items()})
         raise
     finally:
+        stop_t = time.monotonic()
         procs.stop_all()
+        print(f"stopped {len(procs.procs)} processes in {time.monotonic() - stop_t:.1f} s")
         try:
             _cleanup_redis(prefix, queue)
         finally:

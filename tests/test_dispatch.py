@@ -647,3 +647,24 @@ def test_jinja_templates_declared_variables_fail_before_send(playbook):
     r = compile_template(playbook, _with_template(playbook, "peak_pay_remind", "您有订单未付款"))
     assert r.render(None).endswith("https://s.example.com/pay/t618_2027")
     assert PAID_NOTE in sms_text(r.render(None), signature="【店】", unsubscribe=None, msg_class="reminder")
+
+
+def test_bulk_ledger_writes_round_trip_odd_text(engine):
+    """The PostgreSQL COPY path writes COPY's text format itself: escapes must round-trip."""
+    from dacu.dispatch import ledger
+
+    t = datetime(2027, 6, 19, 2, 0, 0, 123456)
+    odd = "smtp_550 a\tb\\c\nd\r\\N"
+    rows = [{"message_key": f"k{i:03d}", "sale_id": SALE, "strategy_id": "s", "wave": "w", "run_key": "r",
+             "customer_id": f"c{i}", "channel": "sms", "msg_class": "marketing", "state": "skipped",
+             "reason": odd if i % 2 else None, "planned_at": t, "hold_until": None, "expires_at": None,
+             "updated_at": t} for i in range(ledger.PG_BULK_MIN + 10)]
+    with engine.begin() as conn:
+        got = ledger.insert(conn, rows)
+        again = ledger.insert(conn, rows)                     # conflicts: nothing inserted the second time
+    if engine.dialect.name == "postgresql":
+        assert got == {r["message_key"] for r in rows} and again == set()
+    with engine.connect() as conn:
+        back = {r.message_key: r for r in conn.execute(select(dispatch_ledger))}
+    assert len(back) == len(rows)
+    assert back["k001"].reason == odd and back["k000"].reason is None and back["k001"].planned_at == t

@@ -136,3 +136,24 @@ def test_reminder_operator_defers_between_ticks(engine, rpb, monkeypatch):
         # a backfill walks the ticks at once and sends nothing
         dry = op.execute(_context("2027-06-19T10:00:00+08:00", "peak_pay_remind_hour", run_type="backfill"))
         assert dry["dry_run"] and dry["ticks"] == 6 and len(gw.state.accepted) == 3
+
+
+def test_cli_runs_one_micro_batch(engine, rpb, capsys):
+    import argparse
+    import json
+
+    from dacu.cli import dispatch_cmd
+
+    ids = add_customers(engine, 6)
+    _orders(engine, ids)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--warehouse")
+    dispatch_cmd.register(parser.add_subparsers(dest="group"))
+    with Gateway(port=0) as gw:
+        args = parser.parse_args(["--warehouse", engine.url.render_as_string(hide_password=False), "dispatch",
+                                  "--playbook", str(rpb.path), "--strategy", "peak_pay_remind",
+                                  "--send-time", "2027-06-19 10:40", "--gateway-url", gw.url])
+        assert args.func(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["tick"] == local("2027-06-19 10:30").isoformat() and out["sent"] == 2
+        assert len(gw.state.accepted) == 2

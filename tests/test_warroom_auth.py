@@ -64,8 +64,11 @@ def test_bad_and_expired_tokens_are_refused(client):
     assert client.get("/warroom/api/sales", headers={"Authorization": f"Bearer {forged}"}).status_code in (401, 403)
     expired = _token(seconds=-120)          # past Airflow's JWT leeway
     assert client.get("/warroom/api/sales", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
-    r = client.get("/warroom/", cookies={"_token": expired}, follow_redirects=False)
-    assert r.status_code == 303
+    client.cookies.set("_token", expired)
+    try:
+        assert client.get("/warroom/", follow_redirects=False).status_code == 303
+    finally:
+        client.cookies.clear()
 
 
 def test_logged_in_user_gets_page_and_data(client):

@@ -1,7 +1,7 @@
 """The war room in a real browser: headless Chromium (Debian's package) against a real api-server.
 
 A 300-customer shop is generated, the Double 11 peak day's strategies are segmented and sent
-through the domain functions, two metrics days run as dated Airflow runs (``dag.test``), then ``airflow api-server`` serves the project's
+through the domain functions, the peak day's metrics run as a dated Airflow run (``dag.test``), then ``airflow api-server`` serves the project's
 plugins on a free loopback port. The test logs in through the UI's login form, opens the war
 room, checks that the charts render with data and that a strategy row shows its counts, saves
 screenshots, and checks that an anonymous browser is sent to the login page.
@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import datetime, time as dtime, timedelta
 from pathlib import Path
 
 import pytest
@@ -73,8 +73,9 @@ def _stop(proc: subprocess.Popen | None) -> None:
 
 def _season(warehouse_url: str, gateway_url: str, smtp: dict) -> None:
     """The shop; the peak day's crowd strategies segmented and sent through the real domain functions
-    (the reference gateway and SMTP sink on loopback); two dated runs of the metrics DAG (real DAG,
-    real task, real validation); peer averages for the charts."""
+    (the reference gateway and SMTP sink on loopback); the metric snapshots of the warm-up's last day
+    (domain function) and of the peak day (a dated run of the metrics DAG: real task, real validation);
+    peer averages for the charts."""
     from airflow.dag_processing.dagbag import DagBag
     from sqlalchemy import insert
 
@@ -82,6 +83,7 @@ def _season(warehouse_url: str, gateway_url: str, smtp: dict) -> None:
     from dacu.crowds import segment_gate
     from dacu.dispatch import dispatch_strategy
     from dacu.metrics.definitions import WARMUP_METRICS
+    from dacu.metrics.publish import run_daily_snapshot
     from dacu.playbook import load_playbook
     from dacu.warehouse import make_engine
     from dacu.warehouse.schema import peer_benchmarks
@@ -104,12 +106,17 @@ def _season(warehouse_url: str, gateway_url: str, smtp: dict) -> None:
                 # what the dispatch step does after each send: refresh the occasion's war-room totals
                 refresh_dispatch_totals(engine, pb.sale.id, sid, out["wave"], gate)
         print(f"peak day {time.monotonic() - t0:.1f}s")
+        # The warm-up's last day through the domain function, the peak day as a dated DAG run.
+        eve = peak_day - timedelta(days=1)
+        out = run_daily_snapshot(engine, sale_id=SALE, reference_day=pb.sale.reference_day, tz=pb.sale.timezone,
+                                 day=eve, active_rv_days=pb.metrics.active_rv_days, run_key=f"browser-test/{eve}",
+                                 validated_at=datetime.combine(peak_day, dtime(1), tzinfo=pb.tz))
+        assert out["published"], out
         bag = DagBag(dag_folder=str(ROOT / "dags" / f"sale_{SALE}.py"))
         assert bag.import_errors == {}
-        for day in (peak_day - timedelta(days=1), peak_day):
-            tick = datetime.combine(day + timedelta(days=1), dtime(1), tzinfo=pb.tz)
-            dr = bag.dags[f"{SALE}__metrics"].test(logical_date=tick, run_after=tick)
-            assert str(dr.state).endswith("success")
+        tick = datetime.combine(peak_day + timedelta(days=1), dtime(1), tzinfo=pb.tz)
+        dr = bag.dags[f"{SALE}__metrics"].test(logical_date=tick, run_after=tick)
+        assert str(dr.state).endswith("success")
         print(f"metrics runs {time.monotonic() - t0:.1f}s")
         peers = [{"sale_id": SALE, "metric_day": peak_day - timedelta(days=1), "crowd": c, "metric": m.name,
                   "value": 3 + i} for c in ("new", "old") for i, m in enumerate(WARMUP_METRICS)]

@@ -1,9 +1,13 @@
 """``dacu gateway serve`` and ``dacu dispatch run|ledger``: the reference gateway and one-off sends.
 
-``dacu dispatch run`` runs the same code as the Airflow dispatch task: it
-segments the strategy at ``--at`` (unless ``--run-key`` names an existing
-segment run) and dispatches it at ``--send-time`` (default ``--at``). Output is
-counts only. Exit codes (see dacu.cli): 0 done; 1 something is unknown or
+``dacu dispatch --playbook P --strategy S [--dry-run]`` (``dacu dispatch run``
+is the same) runs the same code as the Airflow dispatch task: it segments the
+strategy at ``--at`` (unless ``--run-key`` names an existing segment run) and
+dispatches it at ``--send-time`` (default ``--at``). A payment reminder with a
+``from``/``to``/``every_minutes`` window runs the one micro-batch due at
+``--send-time``; a ``smart`` strategy sends the hour buckets open by then (the
+output's ``smart.next_bucket_at`` says when to call again). Output is counts only.
+Exit codes (see dacu.cli): 0 done; 1 something is unknown or
 pending after the run; 2 bad usage.
 """
 from __future__ import annotations
@@ -29,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d = subparsers.add_parser(
         "dispatch", help="send a strategy (dacu dispatch --playbook P --strategy S [--dry-run]), or show the ledger",
         description="dacu dispatch --playbook P --strategy S [--dry-run] sends one strategy outside Airflow on "
-                    "the same code; 'dacu dispatch run ...' is the same; 'dacu dispatch ledger --sale S' shows the ledger.")
+                    "the same code; 'dacu dispatch run ...' is the same; "
+                    "'dacu dispatch ledger --sale S' shows the ledger.")
     _run_arguments(d)
     d.set_defaults(func=cmd_run)
     verbs = d.add_subparsers(dest="verb", required=False)
@@ -101,15 +106,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         at = moments[0]
     send_time = _local(args.send_time, playbook.tz, "--send-time") if args.send_time else at
     engine = get_engine(args.warehouse)
-    run_key = args.run_key
-    if run_key is None:
-        run_key = f"cli__{at.strftime('%Y%m%dT%H%M')}"
-        segment_strategy(engine, playbook, strategy.id, at, run_key)
     smtp = {"host": args.smtp_host, "port": args.smtp_port} if args.smtp_host else None
+    tuning = {"rate_per_s": args.rate, "db_batch": args.db_batch, "gateway_batch": args.gateway_batch,
+              "threads": args.threads}
     try:
-        res = dispatch_strategy(engine, playbook, strategy.id, run_key, send_time, gateway_url=args.gateway_url,
-                                smtp=smtp, dry_run=args.dry_run, rate_per_s=args.rate,
-                                db_batch=args.db_batch, gateway_batch=args.gateway_batch, threads=args.threads)
+        if strategy.kind == "payment_reminder" and strategy.when.form == 3 and args.run_key is None:
+            # one micro-batch: the tick at or before --send-time in that day's slice of the window
+            from dacu.dispatch import remind_unpaid
+
+            window = strategy.window_on(send_time.date())
+            if window is None:
+                raise CliError(f"strategy {strategy.id} has no reminder window on {send_time.date()}")
+            res = remind_unpaid(engine, playbook, strategy.id, *window, send_time, gateway_url=args.gateway_url,
+                                smtp=smtp, dry_run=args.dry_run, **tuning)
+        else:
+            run_key = args.run_key
+            if run_key is None:
+                run_key = f"cli__{at.strftime('%Y%m%dT%H%M')}"
+                segment_strategy(engine, playbook, strategy.id, at, run_key)
+            res = dispatch_strategy(engine, playbook, strategy.id, run_key, send_time, gateway_url=args.gateway_url,
+                                    smtp=smtp, dry_run=args.dry_run, **tuning)
     except (DispatchError, TemplateError) as exc:
         raise CliError(f"{args.playbook}: {exc}") from None
     print(json.dumps(res, ensure_ascii=False, indent=2, default=str))

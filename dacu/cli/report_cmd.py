@@ -51,8 +51,11 @@ def cmd_retro(args: argparse.Namespace) -> int:
             raise CliError(f"--generated-at {args.generated_at!r} is not 'YYYY-MM-DD HH:MM'") from None
     else:
         generated_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    out = write_retro_report(get_engine(getattr(args, "warehouse", None)), playbook, generated_at=generated_at,
-                             out_dir=args.out)
+    from dacu.warehouse import init_schema
+
+    engine = get_engine(getattr(args, "warehouse", None))
+    init_schema(engine)   # a warehouse that predates the metric tables gets them (empty): the report says so
+    out = write_retro_report(engine, playbook, generated_at=generated_at, out_dir=args.out)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:

@@ -89,7 +89,8 @@ def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, 
 
     ``dry_run`` (manual runs, backfills): nothing is sent and no real key is written; the
     counts say what would happen and, with ``record_dry_run``, each message's would-be
-    outcome is recorded as a ``dry_run`` ledger row under a key of its own (``ledger.dry_key``). Returns counts only: sent, failed, unknown, pending, held,
+    outcome is recorded as a ``dry_run`` ledger row under a key of its own (``ledger.dry_key``).
+    Returns counts only: sent, failed, unknown, pending, held,
     skipped by reason, holdout, delivered, cost estimate, this call's msg/s.
     ``gateway_client`` / ``smtp_channel`` replace the clients built from
     ``gateway_url`` / ``smtp`` (tests, benchmarks). ``shard=(i, n)``: only the customers
@@ -111,7 +112,8 @@ def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, 
             if smtp_channel is None and not smtp:
                 raise DispatchError(f"strategy {strategy_id}: channel email needs smtp settings")
             smtp_ch = smtp_channel or SmtpChannel.from_settings(smtp, plan.policies["email"].sender)
-    run = _Run(engine, plan, gw, smtp_ch, dry_run=dry_run, record_dry=record_dry_run, db_batch=db_batch, gateway_batch=gateway_batch,
+    run = _Run(engine, plan, gw, smtp_ch, dry_run=dry_run, record_dry=record_dry_run, db_batch=db_batch,
+               gateway_batch=gateway_batch,
                threads=threads, parallel_batches=parallel_batches, shard=shard)
     try:
         return run.execute(reconcile_rounds=reconcile_rounds, collect_receipts=collect_receipts)
@@ -162,7 +164,8 @@ def _plan(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: d
 
 class _Run:
     def __init__(self, engine: Engine, plan: _Plan, gw: GatewayClient | None, smtp: SmtpChannel | None, *,
-                 dry_run: bool, db_batch: int, record_dry: bool = True, gateway_batch: int, threads: int, parallel_batches: int,
+                 dry_run: bool, db_batch: int, gateway_batch: int, threads: int, parallel_batches: int,
+                 record_dry: bool = True,
                  shard: tuple[int, int] | None = None) -> None:
         if db_batch < 1 or gateway_batch < 1 or threads < 1 or parallel_batches < 1:
             raise DispatchError("db_batch, gateway_batch, threads and parallel_batches must be >= 1")
@@ -251,7 +254,8 @@ class _Run:
         opens = {h: smart.bucket_moment(day, h, start, p.tz) for h in set(buckets.values())}
         due = {cid for cid, h in buckets.items() if opens[h] <= p.send_time}
         later = sorted(m for m in opens.values() if m > p.send_time)
-        self.smart_info = {"hours": [hours[0], hours[-1]], "buckets": {f"{h:02d}": n for h, n in sorted(Counter(buckets.values()).items())},
+        per_hour = sorted(Counter(buckets.values()).items())
+        self.smart_info = {"hours": [hours[0], hours[-1]], "buckets": {f"{h:02d}": n for h, n in per_hour},
                            "due": len(due), "later": len(ids) - len(due),
                            "next_bucket_at": later[0].isoformat() if later else None,
                            "with_visits": len(best)}

@@ -33,9 +33,9 @@
   function renderCalendar(d) {
     var cal = d.calendar, t0 = Date.parse(cal.start), t1 = Date.parse(cal.end), span = t1 - t0 || 1;
     var pos = function (iso) { return Math.max(0, Math.min(100, 100 * (Date.parse(iso) - t0) / span)); };
-    var html = "";
+    var html = "", today = '<div class="tl-today" style="left:' + (100 * cal.position) + '%"></div>';
     cal.phases.forEach(function (p) {
-      html += '<div class="tl-row" data-phase="' + esc(p.id) + '"><div class="tl-label">' + esc(p.name) + '</div><div class="tl-track">';
+      html += '<div class="tl-row" data-phase="' + esc(p.id) + '"><div class="tl-label">' + esc(p.name) + '</div><div class="tl-track">' + today;
       p.windows.forEach(function (w) {
         var l = pos(w.start), r = pos(w.end);
         html += '<div class="tl-bar ' + p.status + '" title="' + esc(w.name + " " + local(w.start) + " – " + local(w.end)) +
@@ -45,7 +45,7 @@
     });
     html += '<div class="tl-row"><div class="tl-label muted">' + esc(local(cal.start).slice(0, 10)) + " – " + esc(local(cal.end).slice(0, 10)) +
       '</div><div class="tl-track" style="background:none"><div class="tl-today" style="left:' + (100 * cal.position) +
-      '%"><span>今天 ' + esc(cal.today) + "</span></div></div></div>";
+      '%"><span style="' + (cal.position > 0.85 ? "left:auto;right:6px" : "") + '">今天 ' + esc(cal.today) + "</span></div></div></div>";
     $("timeline").innerHTML = html;
     var g = cal.next_gate;
     $("next-gate").innerHTML = g ? "<b>下一个发送时点:</b> " + esc(local(g.at)) + "(" + esc(g.phase_name) + ",约 " +
@@ -99,7 +99,7 @@
     var t = d.trend;
     chart("chart-trend").setOption({
       animation: false, tooltip: {trigger: "axis"}, legend: {top: 0, textStyle: {fontSize: 11}},
-      grid: {left: 50, right: 45, top: 40, bottom: 40},
+      grid: {left: 50, right: 45, top: 70, bottom: 30},
       xAxis: {type: "category", data: t.days.map(function (x) { return x.slice(5); })},
       yAxis: [{type: "value", name: "人数"}, {type: "value", name: "转化率", axisLabel: {formatter: function (v) { return (100 * v).toFixed(0) + "%"; }}}],
       dataZoom: [{type: "inside"}],
@@ -204,7 +204,11 @@
   window.addEventListener("resize", function () { Object.keys(state.charts).forEach(function (k) { state.charts[k].resize(); }); });
   if (qs.get("today")) $("today").value = qs.get("today");
   api("api/sales").then(function (r) {
-    var want = qs.get("sale") || (qs.get("dag") || "").split("__")[0];
+    // Which sale: ?sale=, else the run's DAG (opened from a DAG run), else the one under way, else the next.
+    var now = new Date().toISOString().slice(0, 10);
+    var live = r.sales.filter(function (s) { return s.start <= now && now <= s.end; })[0] ||
+      r.sales.filter(function (s) { return s.start > now; }).sort(function (a, b) { return a.start < b.start ? -1 : 1; })[0] || {};
+    var want = qs.get("sale") || (qs.get("dag") || "").split("__")[0] || live.id;
     $("sale").innerHTML = r.sales.map(function (s) {
       return '<option value="' + esc(s.id) + '"' + (s.id === want ? " selected" : "") + ">" + esc(s.name) + "</option>";
     }).join("");

@@ -6,6 +6,9 @@ ARG PYTHON_VERSION=3.11
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
 
 ARG AIRFLOW_VERSION
+# A build folder the airflow user owns (pip builds the package in place; the user removes it after).
+USER root
+RUN mkdir -p /tmp/dacu && chown airflow:0 /tmp/dacu
 USER airflow
 WORKDIR /opt/airflow
 

@@ -23,7 +23,7 @@ export AIRFLOW_CONN_DACU_WAREHOUSE ?= {"conn_type": "sqlite", "host": "$(DACU_HO
 GATEWAY_PORT ?= 8765
 SMTP_PORT ?= 8025
 
-.PHONY: install browser-deps demo test test-sqlite airflow gateway bench lint clean
+.PHONY: install browser-deps demo test test-sqlite test-integration airflow gateway bench lint clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PY)" || { echo "Python 3.11 is needed (python3.11 not found)"; exit 2; }
@@ -53,6 +53,10 @@ test: install browser-deps
 
 test-sqlite: install browser-deps
 	DACU_REQUIRE_PG=0 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not postgres" $(PYTEST_ARGS)
+
+# The multi-process CeleryExecutor proof alone (PostgreSQL + Redis; also part of `make test`).
+test-integration: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m integration $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/dacu playbook lint include/playbooks/*.yaml

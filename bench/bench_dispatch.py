@@ -9,7 +9,7 @@ in the same run:
 3. per backend: end to end, ``dispatch_strategy`` over a segment run of N
    recipients (recheck, rules, cap slots, reserve, send, mark, receipts).
 
-Usage: .venv/bin/python bench/bench_dispatch.py [--n 100000] [--backends sqlite,postgres]
+Usage: .venv/bin/python bench/bench_dispatch.py [--n 100000] [--raw-n N] [--backends sqlite,postgres]
 Prints msg/s figures; nothing is faked: every message goes over HTTP to the gateway.
 """
 from __future__ import annotations
@@ -172,7 +172,7 @@ def bench_backend(backend: str, n: int, url: str, args, pb_path: Path, tmp: Path
         ids = load_customers(engine, n)
         at = datetime(2027, 6, 19, 10, 0, tzinfo=TZ)
         write_segment_snapshot(engine, "bench_sale", "bench_push", "sale", "bench", at, ids, 0, channels=["sms"])
-        raw = ledger_raw(engine, n)
+        raw = ledger_raw(engine, args.raw_n or n)
         playbook = load_playbook(pb_path)
         client = GatewayClient(url, pool_size=args.threads, timeout=(2, 10))
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -201,6 +201,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--db-batch", type=int, default=2000)
     ap.add_argument("--gateway-batch", type=int, default=100)
+    ap.add_argument("--raw-n", type=int, default=0,
+                    help="messages / keys for the two raw limits (default: --n); rates per key, so a "
+                         "few hundred thousand are representative at --n 1000000")
     args = ap.parse_args()
     proc, url = start_gateway()
     args.gateway_pid = proc.pid
@@ -209,12 +212,13 @@ def main() -> None:
             tmp = Path(d)
             pb = tmp / "bench.yaml"
             pb.write_text(PLAYBOOK, encoding="utf-8")
-            raw = gateway_raw(url, args.n, args.threads, args.gateway_batch)
-            print(f"gateway raw capacity: {raw:,.0f} msg/s ({args.n:,} msgs, batches of {args.gateway_batch}, "
+            raw_n = args.raw_n or args.n
+            raw = gateway_raw(url, raw_n, args.threads, args.gateway_batch)
+            print(f"gateway raw capacity: {raw:,.0f} msg/s ({raw_n:,} msgs, batches of {args.gateway_batch}, "
                   f"{args.threads} threads, keep-alive pool)", flush=True)
             for backend in args.backends.split(","):
                 r = bench_backend(backend.strip(), args.n, url, args, pb, tmp)
-                print(f"{r['backend']:<9} ledger raw (reserve+mark, 1000/batch): "
+                print(f"{r['backend']:<9} ledger raw (reserve+mark, 1000/batch, {args.raw_n or args.n:,} keys): "
                       f"{r['ledger_raw_keys_per_s']:,.0f} keys/s | end-to-end: {r['e2e_msg_per_s']:,.0f} msg/s "
                       f"({r['e2e_seconds']:.1f}s for {r['n']:,}; send loop {r['send_loop_msg_per_s']:,.0f} msg/s) | "
                       f"delivered {r['delivered']:,} | peak RSS {r['peak_rss_mb']:.0f} MB "

@@ -116,6 +116,13 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
                         task_id=f"scene__{strategy.id}", playbook=playbook_name, strategy_id=strategy.id,
                         gate=g, response_timeout=timedelta(hours=24), defaults=SceneTaskOperator.NOT_DONE,
                     )
+        if phase_id == "recovery":
+            # The sale's last phase ends with its retro report, whatever the day's sends did.
+            from operators.report import RetroReportOperator
+
+            leaves = [t for t in dag.tasks if not t.downstream_list]
+            leaves >> RetroReportOperator(task_id="retro_report", playbook=playbook_name, last_day_of=phase_id,
+                                          trigger_rule="all_done")
     return dag
 
 
@@ -124,6 +131,7 @@ def build_metrics_dag(playbook, playbook_name: str):
     from airflow.timetables.trigger import CronTriggerTimetable
 
     from operators.metrics import MetricSnapshotOperator
+    from operators.report import snapshot_asset
 
     sale = playbook.sale
     tz = playbook.tz
@@ -150,7 +158,33 @@ def build_metrics_dag(playbook, playbook_name: str):
         default_args={"owner": "crm-ops", "retries": 1, "retry_delay": timedelta(minutes=5)},
     )
     with dag:
-        MetricSnapshotOperator(task_id="snapshot", playbook=playbook_name)
+        # A published snapshot is an asset event; it triggers the retro report DAG.
+        MetricSnapshotOperator(task_id="snapshot", playbook=playbook_name, outlets=[snapshot_asset(sale.id)])
+    return dag
+
+
+def build_report_dag(playbook, playbook_name: str):
+    """``<sale>__retro_report``: rebuilds the retro report whenever a snapshot is published."""
+    from airflow.sdk import DAG
+
+    from operators.report import RetroReportOperator, snapshot_asset
+
+    sale = playbook.sale
+    dag = DAG(
+        dag_id=f"{sale.id}__retro_report",
+        description=f"{sale.name} · 复盘报告 (retro report, rebuilt on every published snapshot)",
+        schedule=[snapshot_asset(sale.id)],
+        start_date=datetime.combine(sale.window.start, time(0), tzinfo=playbook.tz),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=(f"### {sale.name} · 复盘报告\n\n每次发布每日数据快照后重新生成静态 HTML 复盘报告"
+                f"(分人群漏斗、同行对比、预热指数雷达、策略增量与ROI、新客沉淀、人群留存)。\n\n"
+                f"| 项目 | 值 |\n|---|---|\n| 触发 | dacu://{sale.id}/metric_snapshots |\n"),
+        tags=["dacu", f"sale:{sale.id}", "report"],
+        default_args={"owner": "crm-ops", "retries": 1, "retry_delay": timedelta(minutes=5)},
+    )
+    with dag:
+        RetroReportOperator(task_id="retro_report", playbook=playbook_name)
     return dag
 
 
@@ -162,6 +196,7 @@ def build_dags(playbook_path: str | Path, namespace: dict[str, Any]) -> list:
     playbook = load_playbook(path)
     dags = [build_phase_dag(playbook, path.name, p.id) for p in playbook.phases]
     dags.append(build_metrics_dag(playbook, path.name))
+    dags.append(build_report_dag(playbook, path.name))
     for dag in dags:
         namespace[dag.dag_id] = dag
     return dags

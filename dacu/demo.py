@@ -185,23 +185,34 @@ def run_sale(playbook_name: str, per_phase: int | None) -> int:
             for sid, out in s["segments"]:
                 _say(f"      {sid}: crowd {out.get('crowd', '?')}, treatment {out.get('treatment', '?')}, "
                      f"holdout {out.get('holdout', '?')} -> {dispatch_line(out.get('dispatch') or {})}")
+    from dacu.cli import main as dacu_main
+
+    peers = REPO_ROOT / "include" / "demo" / f"peers_{pb.sale.id}.csv"
+    if peers.exists():
+        _say(f"\n-- importing the platform's peer averages (同行同层) from {peers.relative_to(REPO_ROOT)}")
+        rc = dacu_main(["data", "import-peers", str(peers), "--sale-id", pb.sale.id])
+        if rc not in (0, 1):
+            return rc
     failures += run_metrics(pb, bag, before=today)
     # The war room reads per-occasion send totals; recount them once for the whole sale.
     from dacu.warehouse.connect import get_engine
     from dacu.warroom import rebuild_dispatch_totals
 
     rebuild_dispatch_totals(get_engine(), pb.sale.id, datetime.now(pb.tz))
+    _say("\n-- the retro report (复盘报告)")
+    rc = dacu_main(["report", "retro", "--playbook", str(PLAYBOOK_DIR / playbook_name)])
+    failures += 1 if rc else 0
     return 1 if failures else 0
 
 
 def metric_days(playbook) -> list[date]:
-    """The peak days and one day either side: what the ops team reads first."""
+    """The last warm-up days, the peak and the day after: what the ops team reads first."""
     from datetime import timedelta
 
     peak = playbook.phase("peak").days() if any(p.id == "peak" for p in playbook.phases) else []
     if not peak:
         return [playbook.sale.window.end]
-    days = [peak[0] - timedelta(days=1), *peak, peak[-1] + timedelta(days=1)]
+    days = [peak[0] - timedelta(days=n) for n in (3, 2, 1)] + [*peak, peak[-1] + timedelta(days=1)]
     return [d for d in days if playbook.sale.window.start <= d <= playbook.sale.window.end]
 
 

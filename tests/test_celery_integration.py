@@ -115,42 +115,53 @@ class Processes:
     def tails(self, lines: int = 40) -> str:
         return "\n".join(f"----- {name} (last {lines} lines) -----\n{self.tail(name, lines)}" for name in self.procs)
 
-    def _kill(self, name: str, proc: subprocess.Popen, grace: float = 15.0) -> None:
+    @staticmethod
+    def _family(proc: subprocess.Popen) -> list:
+        """Its descendants now (some may leave the process group, e.g. by setsid)."""
         import psutil
 
-        try:    # descendants that left the group (setsid) are killed by pid below
-            family = psutil.Process(proc.pid).children(recursive=True)
+        try:
+            return psutil.Process(proc.pid).children(recursive=True)
         except psutil.Error:
-            family = []
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:    # whatever of the group outlived its leader
-            os.killpg(proc.pid, signal.SIGKILL)
+            return []
+
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
+
+    def _kill(self, name: str, proc: subprocess.Popen, grace: float = 10.0, family: list | None = None) -> None:
+        """SIGTERM the process group, SIGKILL it after ``grace`` s, then every descendant that left it."""
+        import psutil
+
+        family = self._family(proc) if family is None else family
+        self._signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=max(grace, 0.1))
+        except subprocess.TimeoutExpired:
+            pass
+        self._signal_group(proc, signal.SIGKILL)      # whatever of the group is left, leader or not
         for child in family:
             try:
                 child.kill()
             except psutil.Error:
                 pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            print(f"{name} (pid {proc.pid}) survived SIGKILL")
 
-    def stop_all(self) -> None:
-        running = [(n, p) for n, p in self.procs.items() if p.poll() is None]
-        for _, proc in running:           # ask all at once, so the slow ones shut down in parallel
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    def stop_all(self, grace: float = 10.0) -> None:
+        """Stop every process: all get SIGTERM at once and share one grace period."""
+        families = {name: self._family(proc) for name, proc in self.procs.items()}
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                self._signal_group(proc, signal.SIGTERM)
         for name, proc in self.procs.items():
-            self._kill(name, proc)
+            self._kill(name, proc, grace=deadline - time.monotonic(), family=families[name])
         for f in self._files:
             f.close()
 

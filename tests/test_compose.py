@@ -130,6 +130,11 @@ def test_every_process_of_the_topology_is_a_service(compose):
     assert services["dacu-gateway"]["entrypoint"] == ["python", "-m", "dacu.dispatch.gateway"]
     assert "0.0.0.0" in _command(services["dacu-gateway"])
     assert services["smtp-sink"]["entrypoint"] == ["python", "-m", "aiosmtpd"]
+    # On by default through .env (COMPOSE_PROFILES), off in production without editing this file.
+    for name in ("dacu-gateway", "smtp-sink"):
+        assert services[name]["profiles"] == ["reference-channels"], name
+    profiles = re.search(r"^COMPOSE_PROFILES=(.*)$", ENV_EXAMPLE.read_text(), re.M)
+    assert profiles and "reference-channels" in profiles[1].split(",")
 
 
 def test_long_running_services_have_healthchecks_and_dependencies_exist(compose):
@@ -255,6 +260,7 @@ def test_project_folders_are_mounted_where_airflow_and_dacu_read_them(compose):
             assert Path(mounts[target]) == Path(".") / folder, f"{name}: {target} <- {mounts[target]}"
             assert (ROOT / folder).is_dir()
     env = _env(compose["services"]["airflow-worker"])
+    assert _mounts(compose["services"]["airflow-worker"])[env["DACU_HOME"]] == "./dacu-home"   # rejects, reports
     resolved = _dacu_paths({k: env[k] for k in ("DACU_INCLUDE_DIR", "DACU_EXPECTATIONS_DIR", "DACU_HOME")})
     assert resolved == {"include": env["DACU_INCLUDE_DIR"], "expectations": env["DACU_EXPECTATIONS_DIR"],
                         "home": env["DACU_HOME"]}

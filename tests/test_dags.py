@@ -29,7 +29,7 @@ def _expected_ids(path: Path) -> set[str]:
     from dacu.playbook import load_playbook
 
     pb = load_playbook(path)
-    return {f"{pb.sale.id}__{p.id}" for p in pb.phases} | {f"{pb.sale.id}__metrics"}
+    return {f"{pb.sale.id}__{p.id}" for p in pb.phases} | {f"{pb.sale.id}__metrics", f"{pb.sale.id}__retro_report"}
 
 
 def test_no_import_errors(dagbag):
@@ -77,7 +77,7 @@ def test_project_rules(dagbag):
             if task.task_id.endswith(".gate"):
                 assert isinstance(task, DateTimeSensorAsync), f"{dag_id}.{task.task_id}: gates must defer"
                 assert "xcom_pull" in task.target_time, f"{dag_id}.{task.task_id}: gate target must be templated"
-        if not dag_id.endswith("__metrics"):
+        if not dag_id.endswith(("__metrics", "__retro_report")):
             assert "dry_run" in dag.params, f"{dag_id}: manual runs need the dry_run param"
 
 

@@ -18,7 +18,16 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dacu.cli import check_cmd, data_generate, data_import, dispatch_cmd, metrics_cmd, playbook_cmd, segment_cmd
+    from dacu.cli import (
+        check_cmd,
+        data_generate,
+        data_import,
+        dispatch_cmd,
+        metrics_cmd,
+        playbook_cmd,
+        report_cmd,
+        segment_cmd,
+    )
 
     parser = argparse.ArgumentParser(prog="dacu", description="dacu (大促): mega-sale campaign automation")
     parser.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse (default: the dacu_warehouse connection)")
@@ -30,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics_cmd.register(sub)
     check_cmd.register(sub)
     dispatch_cmd.register(sub)
+    report_cmd.register(sub)
 
     data = sub.add_parser("data", help="load, import or generate warehouse data")
     data_sub = data.add_subparsers(dest="verb", required=True)

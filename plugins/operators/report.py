@@ -32,15 +32,27 @@ class RetroReportOperator(BaseOperator):
     template_fields: Sequence[str] = ("playbook", "out_dir")
     ui_color = "#fde68a"
 
-    def __init__(self, *, playbook: str, out_dir: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, playbook: str, out_dir: str | None = None, last_day_of: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.playbook = playbook
         self.out_dir = out_dir
+        self.last_day_of = last_day_of     # a phase id: in its DAG, write only on the phase's last day
 
     def execute(self, context: Any) -> dict:
         from dacu.report import write_retro_report
 
         pb = load_playbook(self.playbook)
+        if self.last_day_of:
+            from datetime import date
+
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from operators.context import day_plan
+
+            last = pb.phase(self.last_day_of).days()[-1]
+            if date.fromisoformat(day_plan(context)["day"]) != last:
+                raise AirflowSkipException(f"the retro report is written on the last day of {self.last_day_of} ({last})")
         generated_at = run_time(context).astimezone(UTC).replace(tzinfo=None, microsecond=0)
         out = write_retro_report(warehouse(), pb, generated_at=generated_at, out_dir=self.out_dir or None)
         self.log.info("Retro report of %s written: %s", pb.sale.id, out)

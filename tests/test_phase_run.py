@@ -99,7 +99,10 @@ def test_dated_peak_run_segments_and_sends_every_due_strategy(shop, dags, channe
     dispatched = {t for t, s in states.items() if ".dispatch__" in t and s == "success"}
     assert {t.split(".dispatch__")[1] for t in dispatched} == crowd_due
     sent = sum((dr.get_task_instance(t).xcom_pull(task_ids=t) or {}).get("sent", 0) for t in dispatched)
-    accepted = gateway.state.summary()["accepted"]
+    from dacu.readiness.carriers import TEST_ID_PREFIX
+
+    # The phase's preflight made carrier test sends through the same gateway: count customer messages only.
+    accepted = sum(1 for i in gateway.state.accepted_ids() if not i.startswith(TEST_ID_PREFIX))
     assert sent > 0 and accepted + smtp.total == sent       # SMS/in-app via the gateway, email via SMTP
 
     # A rerun of the same day (a cleared run) replaces the snapshots and sends nothing new.
@@ -108,8 +111,12 @@ def test_dated_peak_run_segments_and_sends_every_due_strategy(shop, dags, channe
     with shop.connect() as cx:
         total = cx.execute(select(func.count()).select_from(crowd_snapshots)).scalar_one()
     assert total == sum(counts.values())
-    assert gateway.state.summary()["accepted"] == accepted and smtp.total == sent - accepted
-    assert gateway.state.summary()["duplicates"] == 0
+    again = sum(1 for i in gateway.state.accepted_ids() if not i.startswith(TEST_ID_PREFIX))
+    assert again == accepted and smtp.total == sent - accepted
+    # The rerun's preflight repeats its carrier test sends under the same ids: the gateway drops those;
+    # no customer message is offered twice (the ledger reserved every key before the first send).
+    tests = sum(1 for i in gateway.state.accepted_ids() if i.startswith(TEST_ID_PREFIX))
+    assert gateway.state.summary()["duplicates"] <= tests
 
 
 def test_sale_day_param_for_a_day_without_due_strategies_skips_its_gates(shop, dags):

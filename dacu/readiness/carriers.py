@@ -24,12 +24,15 @@ from dacu.readiness.result import CARRIERS as GATE, GateResult, to_utc_naive
 from dacu.readiness.sms import longest_text, sms_strategies
 
 POLL_S = 1.0
+# Client message ids of carrier test sends start with this, so a provider's record (and a test)
+# can tell them from customer messages, whose ids are the ledger's keys.
+TEST_ID_PREFIX = "rt"
 
 
 def test_message_id(sale_id: str, carrier: str, at: datetime, attempt: int = 1) -> str:
     """Deterministic per (sale, carrier, check moment, attempt): a rerun is not sent twice."""
     key = f"{sale_id}|carrier_test|{carrier}|{to_utc_naive(at).isoformat()}|{attempt}"
-    return "rt" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    return TEST_ID_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def _test_text(playbook: Any, at: datetime) -> tuple[str, str | None]:

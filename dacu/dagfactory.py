@@ -45,7 +45,7 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
     from dacu.planning import crowd_strategies, gate_key, scene_strategies, strategy_gates
     from dacu.playbook.render import phase_doc_md
     from operators.phase import GateSensor, PhasePlanOperator
-    from operators.dispatch import DispatchOperator
+    from operators.dispatch import DispatchOperator, PaymentReminderOperator
     from operators.readiness import (
         PhasePreflightOperator,
         ReadinessGateOperator,
@@ -103,6 +103,10 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
                     preflight >> gate
                 for strategy in crowd_by_gate[g]:
                     common = {"playbook": playbook_name, "strategy_id": strategy.id, "gate": g}
+                    if strategy.kind == "payment_reminder" and strategy.when.form == 3:
+                        # Event-driven reminders: a micro-batch every N minutes through the day's window.
+                        gate >> PaymentReminderOperator(task_id=f"remind__{strategy.id}", **common)
+                        continue
                     segment = SegmentAudienceOperator(task_id=f"segment__{strategy.id}", **common)
                     # A large send (recipients or cost over the playbook's thresholds) waits for a person.
                     approve = SendApprovalOperator(task_id=f"approve__{strategy.id}", **common,

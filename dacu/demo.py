@@ -92,6 +92,9 @@ def summarize_run(dr) -> dict:
             continue
         state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
         states[state] = states.get(state, 0) + 1
+        if ".remind__" in ti.task_id and state == "success":
+            gate, sid = ti.task_id.split(".remind__", 1)
+            segments.append((f"{gate[1:3]}:{gate[3:]} {sid}", {"reminder": ti.xcom_pull(task_ids=ti.task_id) or {}}))
         if ".segment__" in ti.task_id and state == "success":
             out = ti.xcom_pull(task_ids=ti.task_id) or {}
             gate, sid = ti.task_id.split(".segment__", 1)
@@ -122,13 +125,17 @@ def blocked_reason(pb, strategy_id: str, day: date) -> str:
 
 def dispatch_line(d: dict) -> str:
     """One line of dispatch counts (first pass and, when held by quiet hours, the later pass)."""
-    if "after_quiet_hours" in d:
-        return f"{dispatch_line(d['first_pass'])}; after quiet hours: {dispatch_line(d['after_quiet_hours'])}"
+    if "ticks" in d:        # a payment-reminder micro-batch: every few minutes through the day's window
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted((d.get("skipped") or {}).items()) if v)
+        return f"micro-batches through the day's window, sent {d.get('sent', 0)}" + (
+            f", skipped: {skipped}" if skipped else "")
     if "state" in d and len(d) == 1:
         return f"dispatch {d['state']}"
     skipped = d.get("skipped") or {}
     skipped_txt = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()) if v) if isinstance(skipped, dict) else skipped
     parts = [f"sent {d.get('sent', 0)}"]
+    if len(d.get("passes") or []) > 1:
+        parts.append(f"in {len(d['passes'])} passes (quiet hours / smart hour buckets)")
     if d.get("held"):
         parts.append(f"held {d['held']} until {str(d.get('hold_until', ''))[11:16]}")
     if d.get("holdout"):
@@ -183,6 +190,9 @@ def run_sale(playbook_name: str, per_phase: int | None) -> int:
             for sid in s["blocked"]:
                 _say(f"      skipped {sid}: {blocked_reason(pb, sid, day)}")
             for sid, out in s["segments"]:
+                if "reminder" in out:
+                    _say(f"      {sid}: 催付 {dispatch_line(out['reminder'])}")
+                    continue
                 _say(f"      {sid}: crowd {out.get('crowd', '?')}, treatment {out.get('treatment', '?')}, "
                      f"holdout {out.get('holdout', '?')} -> {dispatch_line(out.get('dispatch') or {})}")
     from dacu.cli import main as dacu_main

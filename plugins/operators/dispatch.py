@@ -47,6 +47,19 @@ def pass_line(out: dict) -> dict:
             "held": out.get("held", 0), "due": smart.get("due"), "later": smart.get("later")}
 
 
+def _event_moment(event: Any) -> str | None:
+    """The moment a DateTimeTrigger fired for, as ISO text.
+
+    The wake-up moment also travels in the deferral's kwargs, but ``dag.test()``
+    replaces those with the event alone, so the event is the source of truth.
+    """
+    if isinstance(event, datetime):
+        return event.isoformat()
+    if isinstance(event, str) and event:
+        return datetime.fromisoformat(event).isoformat()
+    return None
+
+
 class DispatchOperator(BaseOperator):
     """Sends one strategy's segment of this gate through its channels.
 
@@ -93,6 +106,11 @@ class DispatchOperator(BaseOperator):
         )
         self.log.info("Dispatch of %s at %s%s: %s", self.strategy_id, moment.isoformat(),
                       " (dry run)" if dry_run else "", out)
+        if out.get("wave") is not None:
+            # The war room reads per-occasion totals, never the ledger itself.
+            from dacu.warroom import refresh_dispatch_totals
+
+            refresh_dispatch_totals(warehouse(), pb.sale.id, self.strategy_id, out["wave"], moment)
         if out.get("unknown") or out.get("pending"):
             raise AirflowException(f"{out.get('unknown', 0)} unknown and {out.get('pending', 0)} reserved messages: "
                                    "retrying resends them under the same keys")
@@ -116,7 +134,7 @@ class DispatchOperator(BaseOperator):
     def resume(self, context: Any, event: Any = None, send_time: str | None = None,
                passes: list | None = None) -> dict:
         """Woken by the trigger: send what is due now (held messages, the next hour bucket)."""
-        return self.execute(context, send_time=send_time, passes=passes)
+        return self.execute(context, send_time=send_time or _event_moment(event), passes=passes)
 
 
 class PaymentReminderOperator(BaseOperator):
@@ -185,4 +203,4 @@ class PaymentReminderOperator(BaseOperator):
 
     def resume(self, context: Any, event: Any = None, tick: str | None = None, totals: dict | None = None) -> dict:
         """Woken at the next tick."""
-        return self.execute(context, tick=tick, totals=totals)
+        return self.execute(context, tick=tick or _event_moment(event), totals=totals)

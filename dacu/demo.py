@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--playbook", default="tmall_double11_2026.yaml")
     ap.add_argument("--customers", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--days-per-phase", type=int, default=3,
+    ap.add_argument("--days-per-phase", type=int, default=2,
                     help="dated runs per phase (first, last, busiest days); 0 = every due day")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()

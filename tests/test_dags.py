@@ -136,8 +136,13 @@ def test_phase_dag_shape(dagbag):
     assert "plan_day" in ids
     for strategy in crowd_strategies(pb, "peak"):
         for g in strategy_gates(pb, strategy):
-            assert f"{g}.segment__{strategy.id}" in ids
+            if strategy.kind == "payment_reminder" and strategy.when.form == 3:
+                # event-driven reminders: one micro-batch task walks the day's window
+                assert f"{g}.gate" in dag.get_task(f"{g}.remind__{strategy.id}").upstream_task_ids
+                continue
             assert f"{g}.gate" in dag.get_task(f"{g}.segment__{strategy.id}").upstream_task_ids
+            assert f"{g}.segment__{strategy.id}" in dag.get_task(f"{g}.approve__{strategy.id}").upstream_task_ids
+            assert f"{g}.approve__{strategy.id}" in dag.get_task(f"{g}.dispatch__{strategy.id}").upstream_task_ids
     first = pb.phase("peak").days()[0]
     assert dag.start_date == datetime.combine(first, time(0), tzinfo=pb.tz)
 

@@ -43,7 +43,8 @@ class MetricSnapshotOperator(BaseOperator):
             out = run_daily_snapshot(
                 warehouse(), sale_id=pb.sale.id, reference_day=pb.sale.reference_day, tz=pb.sale.timezone,
                 day=day, active_rv_days=pb.metrics.active_rv_days, run_key=context["dag_run"].run_id,
-                validated_at=datetime.now(UTC).replace(tzinfo=None), raise_on_failure=True,
+                # Stamped with the run's own time, so a rerun or backfill writes the same rows.
+                validated_at=run_time(context).astimezone(UTC).replace(tzinfo=None), raise_on_failure=True,
             )
         except MetricValidationError as exc:
             raise AirflowFailException(f"snapshot of {day} not published: {exc}") from None

@@ -22,6 +22,16 @@ def day_plan(context: Any) -> dict:
     return plan
 
 
+def due_gate_moment(context: Any, gate_key: str, strategy_id: str) -> str:
+    """The gate's moment (ISO) on the run's sale day; skips the task when the strategy is not due there."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    gate = day_plan(context)["gates"].get(gate_key) or {}
+    if strategy_id not in gate.get("strategies", []):
+        raise AirflowSkipException(f"{strategy_id} is not due at gate {gate_key} on this sale day")
+    return gate["at"]
+
+
 def load_playbook(name: str):
     """A playbook by file name (relative to include/playbooks/) or path."""
     from pathlib import Path

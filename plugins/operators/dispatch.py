@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
-from operators.context import day_plan, gateway_url, load_playbook, warehouse
+from operators.context import due_gate_moment, gateway_url, load_playbook, warehouse
 
 
 def _smtp_settings(conn_id: str) -> dict | None:
@@ -45,6 +45,14 @@ def pass_line(out: dict) -> dict:
     smart = out.get("smart") or {}
     return {"send_time": out.get("send_time"), "handed_over": call.get("handed_over", 0),
             "held": out.get("held", 0), "due": smart.get("due"), "later": smart.get("later")}
+
+
+def _send_settings(context: Any, gateway_conn_id: str, smtp_conn_id: str) -> tuple[bool, str | None, dict | None]:
+    """(dry_run, gateway URL, SMTP settings) of this run: backfills and ``dry_run`` send nothing."""
+    dry_run = bool((context.get("params") or {}).get("dry_run")) or context["dag_run"].run_type == "backfill"
+    if dry_run:
+        return True, None, None
+    return False, gateway_url(gateway_conn_id), _smtp_settings(smtp_conn_id)
 
 
 def _event_moment(event: Any) -> str | None:
@@ -90,20 +98,12 @@ class DispatchOperator(BaseOperator):
     def execute(self, context: Any, send_time: str | None = None, passes: list | None = None) -> dict:
         from dacu.dispatch import dispatch_strategy
 
-        gate = day_plan(context)["gates"].get(self.gate) or {}
-        if self.strategy_id not in gate.get("strategies", []):
-            raise AirflowSkipException(f"{self.strategy_id} is not due at gate {self.gate} on this sale day")
-        run_key = gate["at"]                                  # the segment snapshot of this gate
-        moment = datetime.fromisoformat(send_time or gate["at"])
-        dag_run = context["dag_run"]
-        params = context.get("params") or {}
-        dry_run = bool(params.get("dry_run")) or dag_run.run_type == "backfill"
+        run_key = due_gate_moment(context, self.gate, self.strategy_id)   # the segment snapshot of this gate
+        moment = datetime.fromisoformat(send_time or run_key)
+        dry_run, url, smtp = _send_settings(context, self.gateway_conn_id, self.smtp_conn_id)
         pb = load_playbook(self.playbook)
-        out = dispatch_strategy(
-            warehouse(), pb, self.strategy_id, run_key, moment,
-            gateway_url=None if dry_run else gateway_url(self.gateway_conn_id),
-            smtp=None if dry_run else _smtp_settings(self.smtp_conn_id), dry_run=dry_run,
-        )
+        out = dispatch_strategy(warehouse(), pb, self.strategy_id, run_key, moment,
+                                gateway_url=url, smtp=smtp, dry_run=dry_run)
         self.log.info("Dispatch of %s at %s%s: %s", self.strategy_id, moment.isoformat(),
                       " (dry run)" if dry_run else "", out)
         if out.get("wave") is not None:
@@ -163,21 +163,16 @@ class PaymentReminderOperator(BaseOperator):
     def execute(self, context: Any, tick: str | None = None, totals: dict | None = None) -> dict:
         from dacu.dispatch.reminders import remind_unpaid
 
-        gate = day_plan(context)["gates"].get(self.gate) or {}
-        if self.strategy_id not in gate.get("strategies", []):
-            raise AirflowSkipException(f"{self.strategy_id} is not due at gate {self.gate} on this sale day")
+        at = due_gate_moment(context, self.gate, self.strategy_id)
         pb = load_playbook(self.playbook)
         strategy = pb.strategy(self.strategy_id)
-        day = datetime.fromisoformat(gate["at"]).astimezone(pb.tz).date()
+        day = datetime.fromisoformat(at).astimezone(pb.tz).date()
         window = strategy.window_on(day)
         if window is None:
             raise AirflowSkipException(f"{self.strategy_id} has no reminder window on {day}")
         start, end = window
-        params = context.get("params") or {}
-        dry_run = bool(params.get("dry_run")) or context["dag_run"].run_type == "backfill"
+        dry_run, url, smtp = _send_settings(context, self.gateway_conn_id, self.smtp_conn_id)
         engine = warehouse()
-        url = None if dry_run else gateway_url(self.gateway_conn_id)
-        smtp = None if dry_run else _smtp_settings(self.smtp_conn_id)
         totals = dict(totals or {"ticks": 0, "handed_over": 0, "sent": 0, "skipped": {}})
         now = datetime.fromisoformat(tick) if tick else start
         while True:

@@ -17,7 +17,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from operators.context import gateway_url, load_playbook, run_time, warehouse
+from operators.context import due_gate_moment, gateway_url, load_playbook, run_time, warehouse
 
 
 def _moment(at: str, context: Any, playbook) -> datetime:
@@ -110,18 +110,6 @@ class ReadinessReportOperator(BaseOperator):
                 "blocked": blocked}
 
 
-def _gate_moment(context: Any, gate_key: str, strategy_id: str) -> str:
-    """Inside a phase DAG: the gate's moment on the run's sale day; skip when the strategy is not due."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    from operators.context import day_plan
-
-    gate = day_plan(context)["gates"].get(gate_key) or {}
-    if strategy_id not in gate.get("strategies", []):
-        raise AirflowSkipException(f"{strategy_id} is not due at gate {gate_key} on this sale day")
-    return gate["at"]
-
-
 def _record(operator: Any, kind: str, context: Any, event: dict, detail: dict) -> None:
     from dacu.readiness import record_confirmation
 
@@ -157,7 +145,7 @@ class SendApprovalOperator(ApprovalOperator):
         from dacu.readiness import approval_request
 
         if self.gate:
-            self.at = self.at or _gate_moment(context, self.gate, self.strategy_id)
+            self.at = self.at or due_gate_moment(context, self.gate, self.strategy_id)
         pb = load_playbook(self.playbook)
         req = approval_request(warehouse(), pb, self.strategy_id, _moment(self.at, context, pb))
         if not req.required:
@@ -197,7 +185,7 @@ class SceneTaskOperator(HITLOperator):
         from dacu.readiness import scene_tasks
 
         if self.gate:
-            self.at = self.at or _gate_moment(context, self.gate, self.strategy_id)
+            self.at = self.at or due_gate_moment(context, self.gate, self.strategy_id)
         pb = load_playbook(self.playbook)
         task = next((t for t in scene_tasks(pb) if t.strategy_id == self.strategy_id), None)
         if task is None:

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
-from operators.context import day_plan, load_playbook, warehouse
+from operators.context import due_gate_moment, load_playbook, warehouse
 
 
 class SegmentAudienceOperator(BaseOperator):
@@ -32,10 +32,7 @@ class SegmentAudienceOperator(BaseOperator):
         from dacu.crowds import segment_strategy
         from dacu.readiness import blocked_strategies
 
-        gate = day_plan(context)["gates"].get(self.gate) or {}
-        if self.strategy_id not in gate.get("strategies", []):
-            raise AirflowSkipException(f"{self.strategy_id} is not due at gate {self.gate} on this sale day")
-        as_of = datetime.fromisoformat(gate["at"])
+        as_of = datetime.fromisoformat(due_gate_moment(context, self.gate, self.strategy_id))
         pb = load_playbook(self.playbook)
         engine = warehouse()
         blocked = blocked_strategies(engine, pb, as_of).get(self.strategy_id)

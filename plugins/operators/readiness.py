@@ -122,7 +122,20 @@ def _record(operator: Any, kind: str, context: Any, event: dict, detail: dict) -
                         event.get("responded_at"), {**detail, "params_input": event.get("params_input") or {}})
 
 
-class SendApprovalOperator(ApprovalOperator):
+class _RecordsAnswer:
+    """Mixin for the HITL operators: whatever the answer (or a timeout), who and when go to
+    readiness_confirmations under ``answer_kind``."""
+
+    answer_kind: str = ""
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        try:
+            return super().execute_complete(context, event)
+        finally:
+            _record(self, self.answer_kind, context, event, {"subject": self.subject})
+
+
+class SendApprovalOperator(_RecordsAnswer, ApprovalOperator):
     """A large send waits for a person: crowd size, recipients, cost and a sample message.
 
     Below both thresholds (``readiness.approval_min_recipients`` / ``approval_min_cost``)
@@ -132,6 +145,7 @@ class SendApprovalOperator(ApprovalOperator):
 
     template_fields: Sequence[str] = ("subject", "body", "playbook", "strategy_id", "at")
     ui_color = "#fecaca"
+    answer_kind = "approval"
 
     def __init__(self, *, playbook: str, strategy_id: str, at: str = "", gate: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("subject", f"Approve large send {strategy_id}")
@@ -157,19 +171,14 @@ class SendApprovalOperator(ApprovalOperator):
         self.log.info("Approval needed for %s: %s", self.strategy_id, "; ".join(req.why))
         return super().execute(context)
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        try:
-            return super().execute_complete(context, event)
-        finally:
-            _record(self, "approval", context, event, {"subject": self.subject})
 
-
-class SceneTaskOperator(HITLOperator):
+class SceneTaskOperator(_RecordsAnswer, HITLOperator):
     """A scene task (seed 000 业务场景玩法任务): the person does it in the linked back office and
     answers Done / Not done; who and when go to readiness_confirmations."""
 
     template_fields: Sequence[str] = ("subject", "body", "playbook", "strategy_id", "at")
     ui_color = "#bfdbfe"
+    answer_kind = "scene_task"
     DONE, NOT_DONE = "Done", "Not done"
 
     def __init__(self, *, playbook: str, strategy_id: str, at: str = "", gate: str = "", **kwargs: Any) -> None:
@@ -193,12 +202,6 @@ class SceneTaskOperator(HITLOperator):
         self.subject = task.subject(pb, _moment(self.at, context, pb))
         self.body = task.body()
         return super().execute(context)
-
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        try:
-            return super().execute_complete(context, event)
-        finally:
-            _record(self, "scene_task", context, event, {"subject": self.subject})
 
 
 class PhasePreflightOperator(BaseOperator):

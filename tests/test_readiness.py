@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -568,4 +568,19 @@ def test_gate_and_report_operators(tmp_path, monkeypatch):
     assert report["gates"] == {"coupons": "fail"} and "peak_members_sms" in report["blocked"]
     op = SceneTaskOperator(task_id="scene", playbook=str(pb.path), strategy_id="prep_group_setup")
     assert op.options == ["Done", "Not done"]
+    # the answer is recorded whatever it is: a choice, then a timeout (which still fails the task)
+    from dacu.readiness import confirmations
+
+    op.at = "2027-05-21 10:00"
+    answered = datetime(2027, 5, 21, 3, 5, tzinfo=timezone.utc)
+    op.execute_complete(ctx, {"chosen_options": ["Done"], "params_input": {}, "responded_at": answered,
+                              "responded_by_user": {"id": "u7", "name": "Li Na"}})
+    with pytest.raises(Exception):
+        SceneTaskOperator(task_id="scene2", playbook=str(pb.path), strategy_id="prep_group_setup",
+                          at="2027-05-22 10:00").execute_complete(
+            ctx, {"error": "timed out", "error_type": "timeout"})
+    got = sorted((c["moment"], c["kind"], c["item_id"], c["decision"], c["responded_by"])
+                 for c in confirmations(eng, pb.sale.id))
+    assert [g[1:] for g in got] == [("scene_task", "prep_group_setup", "Done", "Li Na"),
+                                    ("scene_task", "prep_group_setup", "timeout", None)]
     eng.dispose()

@@ -121,14 +121,14 @@ def cmd_load(args: argparse.Namespace) -> int:
     return _exit(reports)
 
 
-def cmd_import_orders(args: argparse.Namespace) -> int:
-    from dacu.ingest import IngestFileError, import_orders
+def _import_one(args: argparse.Namespace, run) -> int:
+    """Run one file importer (``run(engine)`` returns its report) and print it; a bad file is a usage
+    error that names the file."""
+    from dacu.ingest import IngestFileError
 
     engine = _engine(args)
     try:
-        report = import_orders(engine, args.file, format_name=args.format_name, now=_now(),
-                               create_customers=args.create_customers, timezone=args.timezone,
-                               encoding=args.encoding, rejects_dir=args.rejects_dir, chunk_size=args.chunk_size)
+        report = run(engine)
     except IngestFileError as exc:
         message = str(exc)
         if exc.path is None:
@@ -142,26 +142,18 @@ def cmd_import_orders(args: argparse.Namespace) -> int:
         engine.dispose()
     _print(args, [report])
     return _exit([report])
+
+
+def cmd_import_orders(args: argparse.Namespace) -> int:
+    from dacu.ingest import import_orders
+
+    return _import_one(args, lambda engine: import_orders(
+        engine, args.file, format_name=args.format_name, now=_now(), create_customers=args.create_customers,
+        timezone=args.timezone, encoding=args.encoding, rejects_dir=args.rejects_dir, chunk_size=args.chunk_size))
 
 
 def cmd_import_peers(args: argparse.Namespace) -> int:
-    from dacu.ingest import IngestFileError
     from dacu.ingest.peers import import_peers
 
-    engine = _engine(args)
-    try:
-        report = import_peers(engine, args.file, sale_id=args.sale_id, now=_now(), encoding=args.encoding,
-                              rejects_dir=args.rejects_dir)
-    except IngestFileError as exc:
-        message = str(exc)
-        if exc.path is None:
-            message = f"{args.file}: {message}"
-        _print(args, [], error=message)
-        return EXIT_USAGE
-    except (ValueError, OSError) as exc:
-        _print(args, [], error=f"{args.file}: {exc}")
-        return EXIT_USAGE
-    finally:
-        engine.dispose()
-    _print(args, [report])
-    return _exit([report])
+    return _import_one(args, lambda engine: import_peers(
+        engine, args.file, sale_id=args.sale_id, now=_now(), encoding=args.encoding, rejects_dir=args.rejects_dir))

@@ -128,6 +128,13 @@ class _RecordsAnswer:
 
     answer_kind: str = ""
 
+    def _playbook_and_moment(self, context: Any):
+        """The playbook and the moment this task is about: its gate's due moment in the run's plan."""
+        if self.gate:
+            self.at = self.at or due_gate_moment(context, self.gate, self.strategy_id)
+        pb = load_playbook(self.playbook)
+        return pb, _moment(self.at, context, pb)
+
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         try:
             return super().execute_complete(context, event)
@@ -158,10 +165,8 @@ class SendApprovalOperator(_RecordsAnswer, ApprovalOperator):
     def execute(self, context: Any) -> Any:
         from dacu.readiness import approval_request
 
-        if self.gate:
-            self.at = self.at or due_gate_moment(context, self.gate, self.strategy_id)
-        pb = load_playbook(self.playbook)
-        req = approval_request(warehouse(), pb, self.strategy_id, _moment(self.at, context, pb))
+        pb, moment = self._playbook_and_moment(context)
+        req = approval_request(warehouse(), pb, self.strategy_id, moment)
         if not req.required:
             self.log.info("No approval needed for %s: %s recipients, %.2f yuan", self.strategy_id,
                           req.recipients, req.cost)
@@ -193,13 +198,11 @@ class SceneTaskOperator(_RecordsAnswer, HITLOperator):
     def execute(self, context: Any) -> Any:
         from dacu.readiness import scene_tasks
 
-        if self.gate:
-            self.at = self.at or due_gate_moment(context, self.gate, self.strategy_id)
-        pb = load_playbook(self.playbook)
+        pb, moment = self._playbook_and_moment(context)
         task = next((t for t in scene_tasks(pb) if t.strategy_id == self.strategy_id), None)
         if task is None:
             raise AirflowFailException(f"{self.playbook}: {self.strategy_id} is not a scene_task strategy")
-        self.subject = task.subject(pb, _moment(self.at, context, pb))
+        self.subject = task.subject(pb, moment)
         self.body = task.body()
         return super().execute(context)
 

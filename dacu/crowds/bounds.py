@@ -129,10 +129,28 @@ def resolve_params(name: str, params: dict | None) -> dict[str, Any]:
         allowed = ", ".join(sorted(spec.params)) or "none"
         raise CrowdError(f"crowd {name}: unknown param(s) {', '.join(unknown)} (allowed: {allowed})")
     merged = {**spec.params, **params}
-    missing = sorted(k for k, v in merged.items() if v is None)
+    missing = sorted(k for k, v in merged.items() if v is None and k not in spec.optional)
     if missing:
         raise CrowdError(f"crowd {name}: param(s) {', '.join(missing)} required")
     return merged
+
+
+def _order_filters(crowd: str, p: dict[str, Any], b: dict[str, Any]) -> None:
+    """The reminder filters of seed 004 (实付金额 range, 屏蔽卖家标记, 指定/排除指定商品) as binds.
+
+    An absent filter binds ``use_<filter>=0`` and a placeholder, so one SQL text
+    serves every combination (an expanding IN needs at least one value).
+    """
+    for key in ("min_amount", "max_amount"):
+        given = p[key] is not None
+        b[f"use_{key}"] = int(given)
+        b[key] = _number(crowd, key, p[key]) if given else 0.0
+    if b["use_min_amount"] and b["use_max_amount"] and b["max_amount"] < b["min_amount"]:
+        raise CrowdError(f"crowd {crowd}: max_amount ({p['max_amount']}) is less than min_amount ({p['min_amount']})")
+    for key in ("exclude_seller_flags", "include_skus", "exclude_skus"):
+        values = _str_list(crowd, key, p[key])
+        b[f"use_{key}"] = int(bool(values))
+        b[key] = values or [""]
 
 
 # --- binds per crowd -----------------------------------------------------------------------------
@@ -207,6 +225,7 @@ def bind_params(name: str, params: dict | None, ctx: CrowdContext) -> dict[str, 
         b["created_before"] = ctx.as_of_utc - timedelta(minutes=delay)
         b["created_before_jhs"] = ctx.as_of_utc - timedelta(minutes=jhs)
         b["created_since"] = ctx.as_of_utc - timedelta(minutes=max(delay, jhs) + win)
+        _order_filters(c, p, b)
     elif name in ("closed_unpaid_potentials", "last_year_sale_buyers", "sale_buyers", "sale_new_customers"):
         window("start", "end")
     elif name == "new_by_recency":

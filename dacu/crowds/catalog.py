@@ -24,11 +24,12 @@ class CrowdSpec:
     title: str                 # Chinese name as the ops team reads it
     definition: str            # one line, English
     source: str                # the seed row that uses it
-    params: dict = field(default_factory=dict)   # name -> default (None: required)
+    params: dict = field(default_factory=dict)   # name -> default (None: required, unless optional)
+    optional: frozenset = frozenset()            # params whose None default means "no such condition"
 
 
-def _c(name, title, definition, source, **params):
-    return CrowdSpec(name, title, definition, source, params)
+def _c(name, title, definition, source, *, optional=(), **params):
+    return CrowdSpec(name, title, definition, source, params, frozenset(optional))
 
 
 CROWDS: dict[str, CrowdSpec] = {c.name: c for c in [
@@ -71,7 +72,11 @@ CROWDS: dict[str, CrowdSpec] = {c.name: c for c in [
     _c("unredeemed_coupon_holders", "权益未核销会员", "hold a coupon grant valid at the moment, not redeemed (coupon_ids [] = any coupon)",
        "seed 000 §三 第二波权益未核销会员提醒", coupon_ids=[]),
     _c("unpaid_orders", "下单未付款", "an order created delay_minutes (juhuasuan: juhuasuan_delay_minutes) to delay+window_minutes ago, unpaid, no paid order since",
-       "seed 004 催付; seed 004 6.21 11:00", delay_minutes=25, window_minutes=1440, juhuasuan_delay_minutes=15),
+       "seed 004 催付; seed 004 6.21 11:00", delay_minutes=25, window_minutes=1440, juhuasuan_delay_minutes=15,
+       # seed 004 催付设置's order filters (a strategy's ``filters`` block sets them): 实付金额,
+       # 屏蔽卖家标记, 指定商品/排除指定商品; each applies to the unpaid order, not to the buyer
+       min_amount=None, max_amount=None, exclude_seller_flags=[], include_skus=[], exclude_skus=[],
+       optional=("min_amount", "max_amount")),
     _c("closed_unpaid_potentials", "订单关闭未付款", "an order closed unpaid in the window and no paid order since",
        "seed 004 6.21 11:00 关闭订单召回", start=None, end=None),
     _c("new_by_recency", "新客分层", "customers without a paid order whose last visit is in the band: recent (<= recent_days), dormant (<= dormant_days), lapsed",

@@ -35,7 +35,8 @@ from dacu.warehouse.sqlfiles import sql_text
 
 log = logging.getLogger(__name__)
 
-EXPANDING = {"categories", "coupon_ids"}         # list params bound as expanding IN (...)
+EXPANDING = {"categories", "coupon_ids",          # list params bound as expanding IN (...)
+             "exclude_seller_flags", "include_skus", "exclude_skus"}
 GLOBAL_REASONS = ("blacklisted", "opted_out", "no_channel")
 _BIND_RE = re.compile(r"(?<![:\w]):(\w+)")
 

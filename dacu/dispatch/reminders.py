@@ -9,6 +9,13 @@ matched by many ticks is reminded at most once a day whatever the micro-batch,
 and a rerun of a tick sends nothing new. Texts carry "若已付款请忽略此短信" and
 the payment link (``{pay_link}``, required in the template).
 
+The strategy's ``filters`` (seed 004 催付设置: 实付金额 range, 屏蔽卖家标记,
+指定商品/排除指定商品) are order-level conditions of ``unpaid_orders``: a buyer
+is reminded when at least one of their unpaid orders passes them. The loader
+folds them into the crowd's params (``Strategy.with_filters_applied``), so the
+segment snapshot's crowd expression records them and a form-1 reminder segmented
+by ``segment__<s>`` applies them the same way.
+
 The Airflow side (``plugins/operators/dispatch.py`` ``PaymentReminderOperator``)
 calls :func:`remind_unpaid` once per tick of the day's slice of the window and
 defers to the next tick in between.
@@ -42,8 +49,8 @@ def tick_at(window_start: datetime, every_minutes: int, moment: datetime) -> dat
 
 
 def _crowd(strategy) -> Any:
-    """The strategy's crowd; ``when.after_order_minutes`` is the crowd's delay unless it sets one."""
-    crowd = strategy.crowd
+    """The strategy's crowd with its filters; ``when.after_order_minutes`` is the crowd's delay unless it sets one."""
+    crowd = strategy.with_filters_applied().crowd      # a no-op for a loaded playbook (the loader folded them)
     after = strategy.when.after_order_minutes
     if crowd.base == REMINDER_CROWD and after is not None and "delay_minutes" not in crowd.params:
         crowd = crowd.model_copy(update={"params": {**crowd.params, "delay_minutes": after}})

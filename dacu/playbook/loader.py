@@ -232,8 +232,10 @@ def _analyse(path: str | Path) -> tuple[Playbook | None, list[PlaybookIssue]]:
     issues = sorted((_issue(name, root, *finding) for finding in findings), key=lambda i: (i.line or 0))
     if any(i.severity == "error" for i in issues):
         return None, issues
+    # the rules saw the file as written; readers of a strategy's crowd get the filters in its params
+    strategies = [s.with_filters_applied() for s in parts.strategies]
     playbook = Playbook(
-        path=Path(path), sale=parts.sale, phases=parts.phases, strategies=parts.strategies, coupons=parts.coupons,
+        path=Path(path), sale=parts.sale, phases=parts.phases, strategies=strategies, coupons=parts.coupons,
         channels=parts.channels, readiness=validated["readiness"] or Readiness(),
         metrics=validated["metrics"] or Metrics())
     return playbook, issues

@@ -171,6 +171,34 @@ class Material(_Model):
     products: list[str] = []
 
 
+SellerFlag = Literal["red", "yellow", "green", "blue", "purple"]   # 卖家旗帜, as the importers map them
+SELLER_FLAGS: tuple[str, ...] = SellerFlag.__args__  # type: ignore[attr-defined]
+SkuId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")]
+# the unpaid_orders crowd params the filters set (rules.py refuses them in crowd.params)
+FILTER_PARAMS = ("min_amount", "max_amount", "exclude_seller_flags", "include_skus", "exclude_skus")
+FILTERED_CROWD = "unpaid_orders"
+
+
+class ReminderFilters(_Model):
+    """The order filters of a payment reminder (seed 004 催付设置), applied to each unpaid order.
+
+    ``min_amount``/``max_amount``: the order's amount in yuan, both bounds inclusive
+    (实付金额 "1 ~ 100元"); ``exclude_seller_flags``: orders carrying one of these
+    flags are not reminded (屏蔽卖家标记; an order without a flag always passes);
+    ``include_skus``: the order has at least one of these SKUs (指定商品);
+    ``exclude_skus``: the order has none of them (排除指定商品). Absent = no filter.
+    """
+    min_amount: float | None = Field(default=None, ge=0)
+    max_amount: float | None = Field(default=None, ge=0)
+    exclude_seller_flags: list[SellerFlag] = []
+    include_skus: list[SkuId] = []
+    exclude_skus: list[SkuId] = []
+
+    def crowd_params(self) -> dict[str, Any]:
+        """The unpaid_orders params these filters set (unset filters are left out)."""
+        return {k: v for k, v in self.model_dump().items() if v not in (None, [])}
+
+
 class Caps(_Model):
     per_customer_per_day: int | None = Field(default=None, ge=0)
     per_customer_per_sale: int | None = Field(default=None, ge=0)
@@ -191,6 +219,7 @@ class Strategy(_Model):
     material: Material | None = None
     channels: list[ChannelName] = []
     caps: Caps | None = None
+    filters: ReminderFilters | None = None     # payment_reminder on unpaid_orders only (rules.py)
     holdout_pct: int = Field(default=0, ge=0, le=50)
     link: str | None = None
     to_confirm: bool = False
@@ -198,6 +227,21 @@ class Strategy(_Model):
     def moments(self) -> list[datetime]:
         """Aware, sale-local, sorted."""
         return self.when.moments()
+
+    def with_filters_applied(self) -> Strategy:
+        """This strategy with ``filters`` folded into its ``unpaid_orders`` crowd params.
+
+        The loader does this once, after the rules checked the file as written, so
+        every reader of ``crowd`` (segment, approval, budget, preview) applies the
+        filters without knowing about them and the segment snapshot records them.
+        Idempotent; a strategy without filters is returned as is.
+        """
+        if self.filters is None or self.crowd is None or self.crowd.base != FILTERED_CROWD:
+            return self
+        params = {**self.crowd.params, **self.filters.crowd_params()}
+        if params == self.crowd.params:
+            return self
+        return self.model_copy(update={"crowd": self.crowd.model_copy(update={"params": params})})
 
     def moments_on(self, day: date) -> list[datetime]:
         return [m for m in self.moments() if m.date() == day]

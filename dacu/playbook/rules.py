@@ -17,7 +17,7 @@ from typing import Any
 
 from dacu.crowds.catalog import CROWDS
 from dacu.playbook.model import (
-    CROWD_KINDS, Channels, Coupon, CrowdRef, Phase, Sale, Strategy, Window,
+    CROWD_KINDS, FILTER_PARAMS, FILTERED_CROWD, Channels, Coupon, CrowdRef, Phase, Sale, Strategy, Window,
 )
 from dacu.playbook.timeparse import fmt_dt
 
@@ -167,6 +167,7 @@ def _check_strategies(parts: Parts, phases: dict[str, Phase], coupons: dict[str,
         _check_kind(s, loc, out)
         for cloc, ref in _crowd_refs(s, loc):
             _check_crowd_ref(ref, cloc, known_coupons, out)
+        _check_filters(s, loc, out)
         if s.material is not None:
             coupon = s.material.coupon
             if coupon is not None and coupon not in known_coupons:
@@ -295,14 +296,39 @@ def _check_crowd_ref(ref: CrowdRef, loc: Loc, known_coupons: set[str], out: list
             allowed = ", ".join(spec.params) or "none"
             out.append(((*loc, "params", name), f"unknown parameter '{name}' of crowd {spec.name} "
                                                 f"(parameters: {allowed})", "error"))
+    for name in ref.params:
+        if name in FILTER_PARAMS and spec.name == FILTERED_CROWD:
+            out.append(((*loc, "params", name), f"is a payment-reminder filter: set it under the strategy's "
+                                                f"filters ({', '.join(FILTER_PARAMS)})", "error"))
     for name, default in spec.params.items():
-        if default is None and ref.params.get(name) is None:
+        if default is None and name not in spec.optional and ref.params.get(name) is None:
             where = (*loc, "params") if ref.params else (*loc, "base")
             out.append((where, f"crowd {spec.name} needs parameter '{name}'", "error"))
     for k, coupon_id in enumerate(_as_list(ref.params.get("coupon_ids"))):
         if spec.name == "unredeemed_coupon_holders" and coupon_id not in known_coupons:
             out.append(((*loc, "params", "coupon_ids"), f"coupon '{coupon_id}' is not a coupon of this file",
                         "warning"))
+
+
+def _check_filters(s: Strategy, loc: Loc, out: list[Finding]) -> None:
+    """A reminder's order filters: on a payment_reminder whose crowd is unpaid_orders, and consistent."""
+    f, fl = s.filters, (*loc, "filters")
+    if f is None:
+        return
+    if s.kind != "payment_reminder":
+        out.append((fl, f"only a payment_reminder has order filters (kind is {s.kind})", "error"))
+    elif s.crowd is not None and s.crowd.base != FILTERED_CROWD:
+        out.append((fl, f"filter the orders of crowd {FILTERED_CROWD}; crowd {s.crowd.base} has no orders "
+                        "to filter", "error"))
+    if f.min_amount is not None and f.max_amount is not None and f.max_amount < f.min_amount:
+        out.append(((*fl, "max_amount"), f"{f.max_amount:g} is less than min_amount {f.min_amount:g}", "error"))
+    both = sorted(set(f.include_skus) & set(f.exclude_skus))
+    if both:
+        out.append(((*fl, "exclude_skus"), f"{', '.join(both)} also in include_skus (an order cannot both "
+                                           "need and not have a SKU)", "error"))
+    if not f.crowd_params():
+        out.append((fl, "sets no filter (remove it, or set min_amount, max_amount, exclude_seller_flags, "
+                        "include_skus or exclude_skus)", "warning"))
 
 
 def _coupons_used(s: Strategy) -> list[str]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import os
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from dacu.ingest.validate import Reject
 from dacu.pii import scrub
@@ -131,3 +133,30 @@ class RejectSink:
         for p in (self.tmp_path, self.final_path):
             if self._fh is not None and p.exists():
                 p.unlink()
+
+
+def run_batch(engine: Engine, report: BatchReport, now: datetime, header: list[str], rejects_dir: Path, stem: str,
+              load: Callable[[Connection, RejectSink], None]) -> BatchReport:
+    """One file, one transaction: the batch row, ``load(conn, sink)`` (the importer's chunk loop), the
+    rejects file and the finished batch row commit together; on any error nothing is kept (the rejects
+    file is discarded too) and the report says failed."""
+    started = time.monotonic()
+    with engine.connect() as conn:
+        trans = conn.begin()
+        sink: RejectSink | None = None
+        try:
+            start_batch(conn, report, now)
+            sink = RejectSink(conn, report, header, rejects_dir, stem)
+            load(conn, sink)
+            report.rejects_file = sink.finalize()
+            report.seconds = time.monotonic() - started
+            finish_batch(conn, report, now + timedelta(seconds=report.seconds))
+            trans.commit()
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            if sink is not None:
+                sink.discard()
+            report.status = "failed"
+            raise
+    return report

@@ -7,15 +7,14 @@ reason code; good rows are upserted by id in chunks so memory stays flat.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Connection, Engine
 
-from dacu.ingest.batches import BatchReport, RejectSink, finish_batch, start_batch
+from dacu.ingest.batches import BatchReport, RejectSink, run_batch
 from dacu.ingest.contract import CONTRACTS, LOAD_ORDER, TableContract
 from dacu.ingest.errors import BadValue, IngestFileError
 from dacu.ingest.ledger import DuplicateLedger
@@ -94,27 +93,13 @@ def load_table_file(engine: Engine, contract: TableContract, source: CsvSource, 
     report = BatchReport(kind="csv_load", source=str(source.path), table=contract.table,
                          encoding=source.encoding, ignored_columns=[h for h in source.header if h not in known])
     validator = RowValidator(contract, source.index, LocalTimeParser(zone))
-    started = time.monotonic()
-    with engine.connect() as conn, DuplicateLedger() as ledger:
-        trans = conn.begin()
-        sink: RejectSink | None = None
-        try:
-            start_batch(conn, report, now)
-            sink = RejectSink(conn, report, source.header, rejects_dir, source.path.stem)
+    def load(conn: Connection, sink: RejectSink) -> None:
+        with DuplicateLedger() as ledger:
             for chunk in chunked(source.rows(), chunk_size):
                 report.rows_read += len(chunk)
                 _load_chunk(conn, contract, validator, ledger, sink, report, chunk, now)
-            report.rejects_file = sink.finalize()
-            report.seconds = time.monotonic() - started
-            finish_batch(conn, report, now + timedelta(seconds=report.seconds))
-            trans.commit()
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            if sink is not None:
-                sink.discard()
-            report.status = "failed"
-            raise
+
+    run_batch(engine, report, now, source.header, rejects_dir, source.path.stem, load)
     return report
 
 

@@ -8,16 +8,15 @@ from include/formats/<name>.yaml only.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Connection, Engine
 
-from dacu.ingest.batches import BatchReport, RejectSink, finish_batch, start_batch
+from dacu.ingest.batches import BatchReport, RejectSink, run_batch
 from dacu.ingest.errors import BadValue, IngestFileError
 from dacu.ingest.formats import ITEM_FIELDS, OrderFormat, load_format
 from dacu.ingest.ledger import DuplicateLedger
@@ -256,27 +255,12 @@ def import_orders(engine: Engine, path: str | Path, *, format_name: str, now: da
                          encoding=source.encoding,
                          ignored_columns=[h for h in source.header if h not in mapped])
     parser = ExportParser(fmt, source, LocalTimeParser(zone, fmt.time_formats))
-    started = time.monotonic()
-    with engine.connect() as conn, DuplicateLedger() as ledger:
-        trans = conn.begin()
-        sink: RejectSink | None = None
-        try:
-            start_batch(conn, report, now)
-            sink = RejectSink(conn, report, source.header, Path(rejects_dir or default_rejects_dir()),
-                              source.path.stem)
+    def load(conn: Connection, sink: RejectSink) -> None:
+        with DuplicateLedger() as ledger:
             for chunk in _chunks_of_groups(iter_groups(parser, source.rows()), chunk_size):
                 _import_chunk(conn, parser, ledger, sink, report, chunk, now, create_customers)
-            report.rejects_file = sink.finalize()
-            report.seconds = time.monotonic() - started
-            finish_batch(conn, report, now + timedelta(seconds=report.seconds))
-            trans.commit()
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            if sink is not None:
-                sink.discard()
-            report.status = "failed"
-            raise
+
+    run_batch(engine, report, now, source.header, Path(rejects_dir or default_rejects_dir()), source.path.stem, load)
     return report
 
 

@@ -11,14 +11,13 @@ changes nothing.
 """
 from __future__ import annotations
 
-import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from dacu.ingest.batches import BatchReport, RejectSink, finish_batch, start_batch
+from dacu.ingest.batches import BatchReport, RejectSink, run_batch
 from dacu.ingest.errors import BadValue, IngestFileError
 from dacu.ingest.readers import CsvSource, chunked, open_csv
 from dacu.ingest.upsert import upsert_rows
@@ -144,53 +143,38 @@ def import_peers(engine: Engine, path: str | Path, *, sale_id: str, now: datetim
     report = BatchReport(kind="peers", source=f"{source.path} (sale {sale_id})", table="peer_benchmarks",
                          encoding=source.encoding,
                          ignored_columns=[h for i, h in enumerate(source.header) if i not in index.values()])
-    started = time.monotonic()
     seen: dict[tuple, tuple[Decimal, int]] = {}   # a peer file is small (days x crowds x metrics)
-    with engine.connect() as conn:
-        trans = conn.begin()
-        sink: RejectSink | None = None
-        try:
-            start_batch(conn, report, now)
-            sink = RejectSink(conn, report, source.header, Path(rejects_dir or default_rejects_dir()),
-                              source.path.stem)
-            for chunk in chunked(source.rows(), chunk_size):
-                report.rows_read += len(chunk)
-                good, rejects = [], []
-                for line, raw in chunk:
-                    try:
-                        rec = _parse_row(raw, index, len(source.header))
-                    except BadValue as exc:
-                        rejects.append(Reject(line, exc.reason, f"line {line}: {exc.detail}", None, raw))
-                        continue
-                    key = (rec["metric_day"], rec["crowd"], rec["metric"])
-                    label = f"{key[0]}/{key[1]}/{key[2]}"
-                    prev = seen.get(key)
-                    if prev is not None:
-                        if prev[0] == rec["value"]:
-                            report.rows_duplicate += 1
-                            report.rows_loaded += 1
-                        else:
-                            rejects.append(Reject(line, "conflicting_duplicate",
-                                                  f"line {line}: {label} already read at line {prev[1]} with "
-                                                  "another value (the first line is loaded)", label, raw))
-                        continue
-                    seen[key] = (rec["value"], line)
-                    good.append({"sale_id": sale_id, **rec, "import_batch_id": report.batch_id})
-                upsert_rows(conn, peer_benchmarks, good, ["sale_id", "metric_day", "crowd", "metric"])
-                report.rows_loaded += len(good)
-                report.see_times(datetime.combine(r["metric_day"], datetime.min.time()) for r in good)
-                sink.add(rejects)
-            report.rejects_file = sink.finalize()
-            report.seconds = time.monotonic() - started
-            finish_batch(conn, report, now + timedelta(seconds=report.seconds))
-            trans.commit()
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            if sink is not None:
-                sink.discard()
-            report.status = "failed"
-            raise
+
+    def load(conn: Connection, sink: RejectSink) -> None:
+        for chunk in chunked(source.rows(), chunk_size):
+            report.rows_read += len(chunk)
+            good, rejects = [], []
+            for line, raw in chunk:
+                try:
+                    rec = _parse_row(raw, index, len(source.header))
+                except BadValue as exc:
+                    rejects.append(Reject(line, exc.reason, f"line {line}: {exc.detail}", None, raw))
+                    continue
+                key = (rec["metric_day"], rec["crowd"], rec["metric"])
+                label = f"{key[0]}/{key[1]}/{key[2]}"
+                prev = seen.get(key)
+                if prev is not None:
+                    if prev[0] == rec["value"]:
+                        report.rows_duplicate += 1
+                        report.rows_loaded += 1
+                    else:
+                        rejects.append(Reject(line, "conflicting_duplicate",
+                                              f"line {line}: {label} already read at line {prev[1]} with "
+                                              "another value (the first line is loaded)", label, raw))
+                    continue
+                seen[key] = (rec["value"], line)
+                good.append({"sale_id": sale_id, **rec, "import_batch_id": report.batch_id})
+            upsert_rows(conn, peer_benchmarks, good, ["sale_id", "metric_day", "crowd", "metric"])
+            report.rows_loaded += len(good)
+            report.see_times(datetime.combine(r["metric_day"], datetime.min.time()) for r in good)
+            sink.add(rejects)
+
+    run_batch(engine, report, now, source.header, Path(rejects_dir or default_rejects_dir()), source.path.stem, load)
     return report
 
 

@@ -10,6 +10,7 @@ its logs or errors.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time as _time
@@ -32,6 +33,8 @@ from dacu.dispatch.ledger import sql
 log = logging.getLogger(__name__)
 
 GATEWAY_CHANNELS = ("sms", "inapp")
+RECEIPT_PAGE = 5000      # keys per receipt lookup (gateway /v1/status) and per ledger update
+TEXT_CACHE = 4096        # rendered texts kept per call, by (nick, channel)
 
 
 class DispatchError(ValueError):
@@ -78,7 +81,7 @@ class _Tally:
 def dispatch_strategy(engine: Engine, playbook, strategy_id: str, run_key: str, send_time: datetime, *,
                       gateway_url: str | None, smtp: dict | None = None, dry_run: bool = False,
                       record_dry_run: bool = True,
-                      db_batch: int = 1000, gateway_batch: int = 100, threads: int = 4, parallel_batches: int = 2,
+                      db_batch: int = 5000, gateway_batch: int = 100, threads: int = 4, parallel_batches: int = 3,
                       rate_per_s: float | None = None, hold_expiry: timedelta = rules.DEFAULT_HOLD_EXPIRY,
                       reconcile_rounds: int = 3, collect_receipts: bool = True,
                       shard: tuple[int, int] | None = None,
@@ -173,22 +176,35 @@ class _Run:
         self.shard = shard
         self._lock = threading.Lock()
         self.engine, self.p, self.gw, self.smtp = engine, plan, gw, smtp
+        self._local = threading.local()
+        self._conns: list = []
+        self._texts: dict[tuple[str | None, str], str] = {}
+        # the ledger columns every row of this call shares, bound once per statement
+        self._const = {"sale_id": plan.sale_id, "strategy_id": plan.strategy.id, "wave": plan.wave,
+                       "run_key": plan.run_key, "msg_class": plan.msg_class, "planned_at": plan.send_utc,
+                       "updated_at": plan.send_utc}
         self.dry_run, self.db_batch, self.gateway_batch, self.threads = dry_run, db_batch, gateway_batch, threads
         self.record_dry = record_dry
         self.t = _Tally()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dacu-dispatch") if gw else None
         self.smart_days = smart.DEFAULT_DAYS
         self.smart_info: dict | None = None
+        self.phases: dict[str, float] = {}   # wall seconds per phase of the call (the log, benchmarks)
 
     # ---- the whole call ----------------------------------------------------------------------
     def execute(self, *, reconcile_rounds: int, collect_receipts: bool) -> dict:
         p = self.p
         started = _time.monotonic()     # for msg/s and ETA only; no decision uses it
+        phases = self.phases
         try:
             members, holdouts, dropped, crowd_skipped = self._recipients()
+            phases["recipients"] = _time.monotonic() - started
             everyone = sorted(members | holdouts | set(dropped))
             per_batch = max(1, self.db_batch // len(p.channels))
             chunks = [everyone[i:i + per_batch] for i in range(0, len(everyone), per_batch)]
+            # The crowd (a million ids and rows at 1M) lives for the whole call: frozen, the
+            # cyclic GC stops re-walking it on every collection the batches' allocations trigger.
+            gc.freeze()
             done = 0
             # Batches hold disjoint customers, so a few run at once: one batch's database work
             # overlaps another's gateway calls. The window is small to keep memory flat.
@@ -205,15 +221,34 @@ class _Run:
                     f.result()
                     done += n
                     self._progress(done, len(everyone), started)
+            phases["batches"] = _time.monotonic() - started - phases["recipients"]
             if not self.dry_run:
+                t = _time.monotonic()
                 self._reconcile(reconcile_rounds)
+                phases["reconcile"] = _time.monotonic() - t
                 if collect_receipts and self.gw is not None:
+                    t = _time.monotonic()
                     self._receipts()
+                    phases["receipts"] = _time.monotonic() - t
+            seconds = _time.monotonic() - started
+            return self._summary(len(members) + len(holdouts) + len(dropped), crowd_skipped, seconds)
         finally:
+            gc.unfreeze()
             if self._pool:
                 self._pool.shutdown(wait=True)
-        seconds = _time.monotonic() - started
-        return self._summary(len(members) + len(holdouts) + len(dropped), crowd_skipped, seconds)
+            for conn in self._conns:
+                conn.close()
+
+    # ---- connections -------------------------------------------------------------------------
+    def _tx(self):
+        """A transaction on this thread's own connection, checked out once for the whole call:
+        a checkout per step cost the pool's ping (a round trip) and book-keeping, several times
+        per batch."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.engine.connect()
+            self._conns.append(conn)              # list.append is atomic; closed at the end of the call
+        return ledger.transaction(conn)
 
     def _recipients(self) -> tuple[set[str], set[str], dict[str, str], dict[str, int]]:
         """(treated ids to send, holdout ids, {dropped id: reason}, crowd recheck counts)."""
@@ -264,31 +299,27 @@ class _Run:
     # ---- one ledger batch --------------------------------------------------------------------
     def _batch(self, customer_ids: list[str], holdouts: set[str], dropped: dict[str, str]) -> None:
         p = self.p
-        items = [(ledger.message_key(p.sale_id, p.strategy.id, p.wave, cid, ch), cid, ch)
-                 for cid in customer_ids for ch in p.channels]
-        base = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "wave": p.wave, "run_key": p.run_key,
-                "msg_class": p.msg_class, "planned_at": p.send_utc, "updated_at": p.send_utc}
-        with self.engine.connect() as conn:
+        key_of, sale, strategy, wave = ledger.message_key, p.sale_id, p.strategy.id, p.wave
+        items = [(key_of(sale, strategy, wave, cid, ch), cid, ch) for cid in customer_ids for ch in p.channels]
+        with self._tx() as conn:
             existing = ledger.fetch(conn, [k for k, _, _ in items])
             contacts = self._contacts(conn, customer_ids)
-        new_rows: list[dict] = []        # inserted (ON CONFLICT DO NOTHING)
-        held_updates: list[dict] = []    # held -> reserved / skipped
+        new_rows: list[tuple] = []       # ledger.INSERT_ROW tuples (ON CONFLICT DO NOTHING)
+        held_updates: list[tuple] = []   # (key, state, reason): held -> reserved / skipped
         to_rule: list[tuple[str, str, str, bool]] = []   # (key, cid, channel, is_new)
         resend: list[tuple[str, str, str]] = []
         for key, cid, ch in items:
             ex = existing.get(key)
             if ex is None:
                 if cid in holdouts:
-                    new_rows.append({**base, "message_key": key, "customer_id": cid, "channel": ch,
-                                     "state": "holdout", "reason": None, "hold_until": None, "expires_at": None})
+                    new_rows.append((key, cid, ch, "holdout", None, None, None))
                 else:
                     to_rule.append((key, cid, ch, True))
             elif ex.state == "held":
                 if p.send_utc < ex.hold_until:
                     continue                                   # still quiet hours
                 if p.send_utc > ex.expires_at:
-                    held_updates.append({"message_key": key, "state": "skipped", "reason": "quiet_hours_expired",
-                                         "updated_at": p.send_utc})
+                    held_updates.append((key, "skipped", "quiet_hours_expired"))
                 elif p.holds[ch] is not None:
                     continue                                   # quiet again (a long hold_expiry): never inside
                 else:
@@ -314,7 +345,9 @@ class _Run:
                 self._dry_tally(existing, items, holdouts, decided, cap_candidates, contacts, resend)
             return
         reserved: list[tuple[str, str, str]] = []
-        with self.engine.begin() as conn:
+        # One transaction: the cap slots and the ledger rows (reserved / held / skipped) commit
+        # together, before any provider call; one statement per step (ledger.py).
+        with self._tx() as conn:
             for ch, cands in cap_candidates.items():
                 ok = {k for k, _, _, _ in cands}
                 failed_reason: dict[str, str] = {}
@@ -337,41 +370,54 @@ class _Run:
                         decided.append((key, cid, cc, is_new, "skipped", failed_reason[key], None))
             for key, cid, ch, is_new, state, reason, hold in decided:
                 if is_new:
-                    new_rows.append({**base, "message_key": key, "customer_id": cid, "channel": ch, "state": state,
-                                     "reason": reason, "hold_until": hold[0] if hold else None,
-                                     "expires_at": hold[1] if hold else None})
+                    new_rows.append((key, cid, ch, state, reason, hold[0] if hold else None,
+                                     hold[1] if hold else None))
                 else:
-                    held_updates.append({"message_key": key, "state": state, "reason": reason,
-                                         "updated_at": p.send_utc})
-            inserted = ledger.insert(conn, new_rows)
-            ledger.resolve_held(conn, held_updates)
+                    held_updates.append((key, state, reason))
+            inserted = ledger.insert_batch(conn, self._const, new_rows)
+            ledger.resolve_held(conn, p.send_utc, held_updates)
         if reserved:
             # another attempt may have taken a key first: send only what the ledger says is ours to
-            # send. The bulk insert on PostgreSQL names the keys it inserted; where it cannot
-            # (SQLite, small batches) or for held keys, the ledger is read again.
-            new_keys = {r["message_key"] for r in new_rows}
-            mine = [it for it in reserved if inserted is not None and it[0] in new_keys]
-            unsure = [it for it in reserved if not (inserted is not None and it[0] in new_keys)]
-            resend.extend(it for it in mine if it[0] in inserted)
+            # send. The insert on PostgreSQL names the keys it inserted; where it cannot (SQLite)
+            # or for held keys, the ledger is read again.
+            new_keys = {r[0] for r in new_rows} if inserted is not None else set()
+            unsure = []
+            for it in reserved:
+                if it[0] in new_keys:
+                    if it[0] in inserted:
+                        resend.append(it)
+                else:
+                    unsure.append(it)
             if unsure:
-                with self.engine.connect() as conn:
+                with self._tx() as conn:
                     now = ledger.fetch(conn, [k for k, _, _ in unsure])
                 resend.extend(it for it in unsure if now.get(it[0]) and now[it[0]].state in ledger.RESEND_STATES)
         if resend:
             self._send(resend, contacts)
 
     def _contacts(self, conn, customer_ids: list[str]) -> dict[str, dict]:
-        rows = ledger.select_in(conn, "customers_contact", "ids", customer_ids, dt_cols=("opted_out_at",))
-        return {r.customer_id: r._asdict() for r in rows}
+        out: dict[str, dict] = {}
+        names = None
+        for r in ledger.select_in(conn, "customers_contact", "ids", customer_ids, dt_cols=("opted_out_at",)):
+            names = names or r._fields
+            out[r.customer_id] = dict(zip(names, r))
+        return out
 
     # ---- sending -----------------------------------------------------------------------------
     def _text(self, customer: dict, channel: str) -> str:
-        body = self.p.template.render(customer.get("nick"))
-        if channel == "sms":
-            pol = self.p.policies["sms"]
-            return render.sms_text(body, signature=pol.signature, unsubscribe=pol.unsubscribe,
-                                   msg_class=self.p.msg_class)
-        return body
+        # the text depends on the nick alone: rendered once per distinct nick (most are empty -> 亲)
+        nick = customer.get("nick")
+        text = self._texts.get((nick, channel))
+        if text is None:
+            text = self.p.template.render(nick)
+            if channel == "sms":
+                pol = self.p.policies["sms"]
+                text = render.sms_text(text, signature=pol.signature, unsubscribe=pol.unsubscribe,
+                                       msg_class=self.p.msg_class)
+            if len(self._texts) >= TEXT_CACHE:
+                self._texts.clear()               # bounded: memory stays flat with a million nicks
+            self._texts[(nick, channel)] = text
+        return text
 
     def _send(self, items: list[tuple[str, str, str]], contacts: dict[str, dict]) -> None:
         p = self.p
@@ -404,22 +450,24 @@ class _Run:
     def _mark(self, outcomes: list[Outcome], channel_of: dict[str, str]) -> None:
         p = self.p
         price = p.policies["sms"].unit_price if "sms" in p.policies else 0.0
-        rows = []
+        rows = []                                   # ledger.MARK_ROW tuples
+        failed = []
         with self._lock:
             self.t.outcomes.update(o.state for o in outcomes)
+        day = p.local_day
         for o in outcomes:
-            if o.state == "unsent":
+            state = o.state
+            if state == "unsent":
                 continue                                       # stays reserved: the next run sends it
-            cost = None
-            if o.state == "sent" and o.segments is not None and channel_of.get(o.key) == "sms":
-                cost = round(o.segments * price, 4)
             is_sms = channel_of.get(o.key) == "sms"
-            rows.append({"message_key": o.key, "state": o.state, "reason": o.reason, "provider_id": o.provider_id,
-                         "segments": o.segments if is_sms else None, "cost": cost,
-                         "sent_day": p.local_day if o.state == "sent" else None, "updated_at": p.send_utc})
-        failed = [o.key for o in outcomes if o.state == "failed"]
-        with self.engine.begin() as conn:
-            ledger.mark(conn, rows)
+            sent = state == "sent"
+            cost = round(o.segments * price, 4) if sent and is_sms and o.segments is not None else None
+            rows.append((o.key, state, o.reason, o.provider_id, o.segments if is_sms else None, cost,
+                         day if sent else None))
+            if state == "failed":
+                failed.append(o.key)
+        with self._tx() as conn:
+            ledger.mark_batch(conn, p.send_utc, rows)
             ledger.release_slots(conn, failed)          # a rejected message did not reach anyone
 
     # ---- after the batches -------------------------------------------------------------------
@@ -429,7 +477,7 @@ class _Run:
             return
         p = self.p
         for _ in range(rounds):
-            with self.engine.connect() as conn:
+            with self._tx() as conn:
                 pend = [r for r in ledger.pending(conn, p.sale_id, p.strategy.id, p.wave)
                         if r.channel in GATEWAY_CHANNELS and r.state == "unknown"]
             if not pend:
@@ -444,19 +492,27 @@ class _Run:
             log.info("%s/%s reconcile: %d unknown, %d found accepted, %d resent", p.strategy.id, p.wave,
                      len(pend), len(known), len(again))
             if again:
-                with self.engine.connect() as conn:
+                with self._tx() as conn:
                     contacts = self._contacts(conn, sorted({cid for _, cid, _ in again}))
                 self._send(again, contacts)
 
     def _receipts(self) -> None:
+        """Receipts of the occasion's sent keys, a page at a time (memory flat in the crowd size);
+        the gateway lookup of one page overlaps the ledger update of the previous one."""
         p = self.p
-        with self.engine.connect() as conn:
-            keys = ledger.awaiting_receipt(conn, p.sale_id, p.strategy.id, p.wave)
-        for i in range(0, len(keys), 5000):          # chunks keep memory flat in the crowd size
-            status = self.gw.status(keys[i:i + 5000])
-            got = {k: v["receipt"] for k, v in status.items() if v.get("status") == "accepted" and v.get("receipt")}
-            with self.engine.begin() as conn:
-                ledger.set_receipts(conn, got, p.send_utc)
+        waiting = None
+        for keys in ledger.awaiting_receipt(self.engine, p.sale_id, p.strategy.id, p.wave, page=RECEIPT_PAGE):
+            lookup = self._pool.submit(self.gw.status, keys)
+            if waiting is not None:
+                self._set_receipts(waiting.result())
+            waiting = lookup
+        if waiting is not None:
+            self._set_receipts(waiting.result())
+
+    def _set_receipts(self, status: dict[str, dict]) -> None:
+        got = {k: v["receipt"] for k, v in status.items() if v.get("status") == "accepted" and v.get("receipt")}
+        with self._tx() as conn:
+            ledger.set_receipts(conn, got, self.p.send_utc)
 
     # ---- dry run -----------------------------------------------------------------------------
     def _dry_tally(self, existing, items, holdouts, decided, cap_candidates, contacts, resend) -> None:
@@ -484,7 +540,7 @@ class _Run:
         for key, state in outcome.items():
             if state.startswith("already_") or state == "holdout":
                 t.dry[state] += 1
-        with self.engine.connect() as conn:
+        with self._tx() as conn:
             for ch, cands in cap_candidates.items():
                 ids = [cid for _, cid, _, _ in cands]
                 used = {s.scope: ledger.slots_used(conn, s.scope, s.period, ids) for s in p.caps[ch]}
@@ -500,13 +556,10 @@ class _Run:
                         t.dry_cost += render.segments(self._text(contacts[cid], ch)) * p.policies["sms"].unit_price
         if not self.record_dry:
             return
-        base = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "wave": p.wave, "run_key": p.run_key,
-                "msg_class": p.msg_class, "planned_at": p.send_utc, "updated_at": p.send_utc,
-                "state": ledger.DRY_RUN, "hold_until": None, "expires_at": None}
-        rows = [{**base, "message_key": ledger.dry_key(key), "customer_id": cid, "channel": ch,
-                 "reason": outcome.get(key, "unchanged")} for key, cid, ch in items]
-        with self.engine.begin() as conn:
-            ledger.record_dry(conn, rows)
+        rows = [(ledger.dry_key(key), cid, ch, ledger.DRY_RUN, outcome.get(key, "unchanged"), None, None)
+                for key, cid, ch in items]
+        with self._tx() as conn:
+            ledger.record_dry(conn, self._const, rows)
         t.dry_recorded += len(rows)
 
     # ---- reporting ---------------------------------------------------------------------------
@@ -529,7 +582,7 @@ class _Run:
                         "cost_estimate": round(self.t.dry_cost, 2), "recorded": self.t.dry_recorded,
                         "seconds": round(seconds, 3)})
             return out
-        with self.engine.connect() as conn:
+        with self._tx() as conn:
             rows = ledger.counts(conn, p.sale_id, p.strategy.id, p.wave)
         states: Counter = Counter()
         skipped: Counter = Counter()
@@ -560,6 +613,7 @@ class _Run:
             "segments": segments, "cost_estimate": round(cost, 2),
             "this_call": {"provider_calls": self.t.calls, "handed_over": self.t.handed_over,
                           "outcomes": dict(self.t.outcomes), "seconds": round(seconds, 3),
-                          "msg_per_s": round(self.t.handed_over / seconds, 1) if seconds > 0 else None},
+                          "msg_per_s": round(self.t.handed_over / seconds, 1) if seconds > 0 else None,
+                          "phases": {k: round(v, 2) for k, v in self.phases.items()}},
         })
         return out

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime
@@ -195,14 +196,23 @@ def fetch(conn: Connection, keys: Sequence[str]) -> dict[str, LedgerRow]:
     return out
 
 
-# ---- bulk writes: executemany everywhere, COPY + one set-based statement on PostgreSQL --------
+# ---- bulk writes: one set-based statement per batch on PostgreSQL, executemany on SQLite ------
+#
+# A batch is (constant columns, rows): the constant ones (sale, strategy, wave, send time) are
+# bound once, the rows are tuples in the order of the step's *_ROW columns. On PostgreSQL each
+# row column goes as one binary array into ``unnest(...)`` (``dispatch/pg/<name>``): one round
+# trip and one statement per step whatever the batch size, no staging table, no per-row dict.
 
-_INSERT_COLS = ("message_key", "sale_id", "strategy_id", "wave", "run_key", "customer_id", "channel", "msg_class",
-                "state", "reason", "planned_at", "hold_until", "expires_at", "updated_at")
-_MARK_COLS = ("message_key", "state", "reason", "provider_id", "segments", "cost", "sent_day", "updated_at")
-_SLOT_COLS = ("scope", "period", "customer_id", "channel", "slot", "message_key")
-_RECEIPT_COLS = ("message_key", "receipt", "receipt_at")
-PG_BULK_MIN = 50        # below this many rows executemany is as quick as COPY
+INSERT_ROW = ("message_key", "customer_id", "channel", "state", "reason", "hold_until", "expires_at")
+INSERT_CONST = ("sale_id", "strategy_id", "wave", "run_key", "msg_class", "planned_at", "updated_at")
+MARK_ROW = ("message_key", "state", "reason", "provider_id", "segments", "cost", "sent_day")
+MARK_CONST = ("updated_at",)
+_HELD_ROW = ("message_key", "state", "reason")
+_SLOT_ROW = ("customer_id", "channel", "message_key")
+_RECEIPT_ROW = ("message_key", "receipt")
+# PostgreSQL takes every batch size on the set-based path; the name stays for callers (tests)
+# that size a batch to be sure to exercise it.
+PG_BULK_MIN = 1
 
 
 def _sqlite_value(v):
@@ -221,102 +231,116 @@ def _sqlite_dt(v: datetime) -> str:
     return v.strftime("%Y-%m-%d %H:%M:%S.%f")        # SQLAlchemy's SQLite DateTime format
 
 
-_COPY_ESC = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _apply(conn: Connection, name: str, const: dict, cols: tuple[str, ...], rows: Sequence[tuple], *,
+           returning: bool = False) -> set[str] | None:
+    """Run ``dispatch/<name>`` for every row (``cols`` order) with the ``const`` binds.
 
-
-def _copy_text(v) -> str:
-    """A value in COPY's text format (NULL is \\N; backslash, tab and newlines escaped)."""
-    if v is None:
-        return "\\N"
-    if isinstance(v, str):
-        return v.translate(_COPY_ESC) if ("\\" in v or "\t" in v or "\n" in v or "\r" in v) else v
-    if isinstance(v, bool):
-        return "t" if v else "f"
-    if isinstance(v, datetime):
-        return v.isoformat(sep=" ")
-    return str(v)               # int, float, Decimal, date
-
-
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-
-
-def _copy_block(rows: list[dict], cols: tuple[str, ...]) -> str:
-    """The rows in COPY's text format. Columns that repeat across the batch (sale, strategy,
-    wave, send time, state) are formatted once; plain strings go as they are."""
-    const = {c for c in cols if rows[0][c] == rows[-1][c]}
-    memo: dict = {}
-    lines = []
-    special = _COPY_SPECIAL.search
-    for r in rows:
-        parts = []
-        for c in cols:
-            v = r[c]
-            if type(v) is str and c not in const:
-                parts.append(v.translate(_COPY_ESC) if special(v) else v)
-            elif c in const:
-                t = memo.get((c, v))
-                if t is None:
-                    t = memo[(c, v)] = _copy_text(v)
-                parts.append(t)
-            else:
-                parts.append(_copy_text(v))
-        lines.append("\t".join(parts))
-    return "\n".join(lines) + "\n"
-
-
-def _bulk(conn: Connection, name: str, rows: list[dict], cols: tuple[str, ...], *,
-          returning: bool = False) -> set[str] | None:
-    """Run ``dispatch/<name>`` for every row. On PostgreSQL the rows are COPYed into a staging
-    table and applied by ``dispatch/pg/<name>`` in one statement (same transaction): an
-    executemany costs a round trip's worth of work per row, COPY does not.
-    ``returning``: on that path, the keys the statement's ``RETURNING message_key`` gave
-    back (None on the other paths)."""
+    PostgreSQL: ``dispatch/pg/<name>`` once, each column bound as one array; with
+    ``returning``, the set of keys its ``RETURNING message_key`` gave back. SQLite:
+    executemany straight on the sqlite3 connection (SQLAlchemy's per-row bind processing
+    doubled the cost); values are stored exactly as SQLAlchemy's types store them. None
+    where the driver cannot tell which keys were written."""
     if not rows:
         return set() if returning else None
-    if conn.dialect.name == "sqlite":
-        # sqlite3 takes :name binds itself; skipping SQLAlchemy's per-row bind processing
-        # halves the cost. Values are stored exactly as SQLAlchemy's types store them.
-        raw = conn.connection.driver_connection
-        temporal = [k for k, v in rows[0].items() if isinstance(v, (date, datetime))
-                    or (v is None and k in _DT_BINDS + _DATE_BINDS)]
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        binds = dict(const)
+        for c, values in zip(cols, zip(*rows)):
+            binds[c] = list(values)
+        return _pg_run(conn, name, binds, returning)
+    if dialect == "sqlite":
+        base = {k: _sqlite_value(v) for k, v in const.items()}
+        temporal = [i for i, c in enumerate(cols) if c in _DT_BINDS or c in _DATE_BINDS]
         if temporal:
-            rows = [{**r, **{k: _sqlite_value(r[k]) for k in temporal}} for r in rows]
-        raw.executemany(_sql(f"dispatch/{name}").text, rows)
+            rows = [tuple(_sqlite_value(v) if i in temporal else v for i, v in enumerate(r)) for r in rows]
+        conn.connection.driver_connection.executemany(
+            _sql(f"dispatch/{name}").text, [{**base, **dict(zip(cols, r))} for r in rows])
         return None
-    if conn.dialect.name != "postgresql" or len(rows) < PG_BULK_MIN:
-        conn.execute(sql(f"dispatch/{name}"), rows)
-        return None
-    conn.execute(_sql("dispatch/pg/stage_create"))
+    conn.execute(sql(f"dispatch/{name}"), [{**const, **dict(zip(cols, r))} for r in rows])
+    return None
+
+
+@contextmanager
+def transaction(conn: Connection):
+    """A transaction for the batch statements. On PostgreSQL the planner is told not to scan
+    tables sequentially in it (``SET LOCAL``: this transaction only): every batch statement
+    finds its rows through an index (keys, customer ids), but with the ledger's statistics
+    stale mid-run (a table growing from empty) it chose sequential scans filtered by the
+    batch's key list, and each batch then cost a pass over the whole ledger."""
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        yield conn
+
+
+def _pg_run(conn: Connection, name: str, binds: dict, returning: bool = False) -> set[str] | None:
+    """``dispatch/pg/<name>`` on the driver's cursor, binary, never as a prepared statement:
+    a generic plan does not know how many keys the arrays hold (it guesses 10), and one chose a
+    sequential scan filtered by a 5,000-key list per row (a 1M-key run went quadratic). Planned
+    per call, a statement costs about a millisecond more per batch of thousands of keys."""
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
-        with cur.copy(f"COPY dispatch_stage ({', '.join(cols)}) FROM STDIN") as copy:   # cols: constants above
-            # one text block in COPY's own format: write_row adapts value by value, 3x slower
-            copy.write(_copy_block(rows, cols))
-    res = conn.execute(_sql(f"dispatch/pg/{name}"))
-    got = {r[0] for r in res} if returning else None
-    conn.execute(_sql("dispatch/pg/stage_clear"))
-    return got
+        cur.execute(_pg_query(name), binds, binary=True, prepare=False)
+        return {r[0] for r in cur.fetchall()} if returning else None
+
+
+def _pg_by_value(conn: Connection, name: str, const: dict, value_cols: tuple[str, ...],
+                 rows: Sequence[tuple]) -> None:
+    """Rows ``(message_key, *values)``: one statement per distinct value tuple (a handful: a
+    state and reason, a receipt), the keys as one array matched on the primary key."""
+    groups: dict[tuple, list[str]] = {}
+    for key, *values in rows:
+        groups.setdefault(tuple(values), []).append(key)
+    for values, keys in groups.items():
+        _pg_run(conn, name, {**const, **dict(zip(value_cols, values)), "message_key": keys})
+
+
+def _split(rows: list[dict], const_cols: tuple[str, ...], row_cols: tuple[str, ...]):
+    """Dict rows (the older call form) as (constant binds, row tuples) groups."""
+    groups: dict[tuple, list[tuple]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[c] for c in const_cols), []).append(tuple(r[c] for c in row_cols))
+    return [(dict(zip(const_cols, k)), v) for k, v in groups.items()]
+
+
+def insert_batch(conn: Connection, const: dict, rows: Sequence[tuple]) -> set[str] | None:
+    """Insert ``rows`` (``INSERT_ROW`` tuples; ``const``: the ``INSERT_CONST`` binds) with
+    ON CONFLICT DO NOTHING. On PostgreSQL, returns the keys this call inserted (the others
+    were there already); None on SQLite."""
+    return _apply(conn, "ledger_insert", const, INSERT_ROW, rows, returning=True)
 
 
 def insert(conn: Connection, rows: list[dict]) -> set[str] | None:
-    """Insert (ON CONFLICT DO NOTHING). On PostgreSQL's bulk path, returns the keys this call
-    inserted (the others were there already); None where the driver cannot tell."""
-    return _bulk(conn, "ledger_insert", rows, _INSERT_COLS, returning=True)
+    """``insert_batch`` for dict rows (every INSERT_CONST and INSERT_ROW column)."""
+    got: set[str] | None = set()
+    for const, part in _split(rows, INSERT_CONST, INSERT_ROW):
+        keys = insert_batch(conn, const, part)
+        got = None if keys is None or got is None else got | keys
+    return got
 
 
-def record_dry(conn: Connection, rows: list[dict]) -> None:
-    """Upsert ``dry_run`` rows (a later dry run replaces its own earlier record)."""
-    _bulk(conn, "dry_record", rows, _INSERT_COLS)
+def record_dry(conn: Connection, const: dict, rows: Sequence[tuple]) -> None:
+    """Upsert ``dry_run`` rows (``INSERT_ROW`` tuples): a later dry run replaces its own record."""
+    _apply(conn, "dry_record", const, INSERT_ROW, rows)
 
 
-def resolve_held(conn: Connection, rows: list[dict]) -> None:
-    if rows:
-        conn.execute(sql("dispatch/ledger_resolve_held"), rows)
+def resolve_held(conn: Connection, updated_at: datetime, rows: Sequence[tuple[str, str, str | None]]) -> None:
+    """Held keys whose window opened: ``(message_key, state, reason)`` (reserved or skipped)."""
+    if rows and conn.dialect.name == "postgresql":
+        _pg_by_value(conn, "ledger_resolve_held", {"updated_at": updated_at}, _HELD_ROW[1:], rows)
+        return
+    _apply(conn, "ledger_resolve_held", {"updated_at": updated_at}, _HELD_ROW, rows)
+
+
+def mark_batch(conn: Connection, updated_at: datetime, rows: Sequence[tuple]) -> None:
+    """The provider's answers: ``MARK_ROW`` tuples."""
+    _apply(conn, "ledger_mark", {"updated_at": updated_at}, MARK_ROW, rows)
 
 
 def mark(conn: Connection, rows: list[dict]) -> None:
-    """rows: message_key, state, reason, provider_id, segments, cost, sent_day, updated_at."""
-    _bulk(conn, "ledger_mark", rows, _MARK_COLS)
+    """``mark_batch`` for dict rows: message_key, state, reason, provider_id, segments, cost, sent_day, updated_at."""
+    for const, part in _split(rows, MARK_CONST, MARK_ROW):
+        mark_batch(conn, const["updated_at"], part)
 
 
 def pending(conn: Connection, sale_id: str, strategy_id: str, wave: str) -> list[LedgerRow]:
@@ -325,15 +349,24 @@ def pending(conn: Connection, sale_id: str, strategy_id: str, wave: str) -> list
     return [LedgerRow(r.message_key, r.customer_id, r.channel, r.state, None, None, None, 0) for r in res]
 
 
-def awaiting_receipt(conn: Connection, sale_id: str, strategy_id: str, wave: str) -> list[str]:
-    res = conn.execute(sql("dispatch/ledger_awaiting_receipt"),
-                       {"sale_id": sale_id, "strategy_id": strategy_id, "wave": wave})
-    return [r.message_key for r in res]
+def awaiting_receipt(engine, sale_id: str, strategy_id: str, wave: str, *, page: int = 5000) -> Iterator[list[str]]:
+    """Sent gateway keys without a receipt, ``page`` keys at a time, from one query streamed on
+    a connection of its own (a server-side cursor on PostgreSQL): memory stays flat in the crowd
+    size, and the caller may write receipts meanwhile on its own connection. A query per page
+    (keyset) re-read the occasion's index entries every time: quadratic in the crowd size."""
+    with engine.connect() as conn, conn.begin():
+        res = conn.execution_options(stream_results=True, yield_per=page).execute(
+            sql("dispatch/ledger_awaiting_receipt"), {"sale_id": sale_id, "strategy_id": strategy_id, "wave": wave})
+        for part in res.partitions(page):
+            yield [r[0] for r in part]
 
 
 def set_receipts(conn: Connection, receipts: dict[str, str], at: datetime) -> None:
-    _bulk(conn, "ledger_set_receipt", [{"message_key": k, "receipt": v, "receipt_at": at}
-                                        for k, v in receipts.items()], _RECEIPT_COLS)
+    """Delivery receipts (``{key: delivered|failed}``); a key's first receipt stays."""
+    if receipts and conn.dialect.name == "postgresql":
+        _pg_by_value(conn, "ledger_set_receipt", {"receipt_at": at}, _RECEIPT_ROW[1:], list(receipts.items()))
+        return
+    _apply(conn, "ledger_set_receipt", {"receipt_at": at}, _RECEIPT_ROW, list(receipts.items()))
 
 
 def counts(conn: Connection, sale_id: str, strategy_id: str, wave: str) -> list:
@@ -351,36 +384,43 @@ def claim_slots(conn: Connection, scope: str, period: str, cap: int,
                 items: Sequence[tuple[str, str, str]]) -> set[str]:
     """Give each ``(key, customer_id, channel)`` a free slot in 1..cap; returns the keys that hold one.
 
-    A key that already holds a slot (rerun) keeps it. Slots are taken with
-    INSERT .. ON CONFLICT DO NOTHING, so concurrent strategies never overbook.
+    Slots are taken with INSERT .. ON CONFLICT DO NOTHING, so concurrent strategies never
+    overbook. No pre-check for slots already held: slots are claimed in the same transaction
+    that writes the key's ledger row (reserve, or held -> reserved), so a key reaching this
+    point holds none; a concurrent duplicate attempt's committed slot is named as held.
+    One statement per slot number on PostgreSQL (claim and check together), two on SQLite.
     """
     if not items or cap <= 0:
         return set()
-    def owned(keys: list[str]) -> set[str]:
-        return {r.message_key for r in select_in(conn, "cap_owned", "keys", keys,
-                                                 {"scope": scope, "period": period})}
-
-    # No pre-check for slots already held: slots are claimed in the same transaction that
-    # writes the key's ledger row (reserve, or held -> reserved), so a key reaching this
-    # point holds none; a concurrent duplicate attempt's slot shows up in owned() below.
+    pg = conn.dialect.name == "postgresql"
     holders: set[str] = set()
     waiting = list(items)
     for slot in range(1, cap + 1):
         if not waiting:
             break
-        _bulk(conn, "cap_claim", [
-            {"scope": scope, "period": period, "customer_id": c, "channel": ch, "slot": slot, "message_key": k}
-            for k, c, ch in waiting], _SLOT_COLS)
-        got = owned([k for k, _, _ in waiting])
+        rows = [(c, ch, k) for k, c, ch in waiting]
+        const = {"scope": scope, "period": period, "slot": slot}
+        if pg:
+            got = _pg_run(conn, "cap_claim", {**const, "customer_id": [r[0] for r in rows],
+                                              "channel": [r[1] for r in rows],
+                                              "message_key": [r[2] for r in rows]}, returning=True)
+        else:
+            _apply(conn, "cap_claim", const, _SLOT_ROW, rows)
+            got = {r.message_key for r in select_in(conn, "cap_owned", "keys", [k for k, _, _ in waiting],
+                                                     {"scope": scope, "period": period})}
         holders |= got
         waiting = [it for it in waiting if it[0] not in got]
     return holders
 
 
 def release_slots(conn: Connection, keys: Iterable[str]) -> None:
-    rows = [{"message_key": k} for k in keys]
-    if rows:
-        conn.execute(sql("dispatch/cap_release"), rows)
+    keys = list(keys)
+    if not keys:
+        return
+    if conn.dialect.name == "postgresql":
+        _pg_run(conn, "cap_release", {"message_key": keys})
+        return
+    _apply(conn, "cap_release", {}, ("message_key",), [(k,) for k in keys])
 
 
 def slots_used(conn: Connection, scope: str, period: str, customer_ids: Sequence[str]) -> dict[tuple[str, str], int]:

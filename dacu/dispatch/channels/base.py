@@ -1,16 +1,15 @@
 """What a channel call returns per message."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class ChannelError(Exception):
     """A channel could not be reached or answered nonsense (message carries no personal data)."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The provider's answer for one message key.
+class Outcome(NamedTuple):
+    """The provider's answer for one message key (a named tuple: one per message, made cheaply).
 
     ``state``: sent (accepted, or a duplicate of an accepted id) | failed (rejected) | unknown
     (no answer: it may or may not have been accepted) | unsent (never handed over: the ledger

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -43,6 +44,15 @@ class GatewayClient:
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # The environment (proxies, NO_PROXY, CA bundle, ~/.netrc) is read once here, for the
+        # gateway's URL, instead of on every call: with trust_env each call stat()ed ~/.netrc and
+        # re-read the proxy settings (a tenth of a call's client time, profiled).
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca:
+            self.session.verify = ca
+        self.session.auth = requests.utils.get_netrc_auth(self.base_url)
+        self.session.trust_env = False
         self.calls = 0          # provider calls made (tests use it to simulate a crash after N calls)
 
     def close(self) -> None:
@@ -59,7 +69,7 @@ class GatewayClient:
         if resp.status_code != 200:
             raise ChannelError(f"gateway {path}: HTTP {resp.status_code}: {scrub(resp.text)[:300]}")
         try:
-            return resp.json()
+            return json.loads(resp.content)
         except ValueError:
             raise ChannelError(f"gateway {path}: the answer is not JSON") from None
 

@@ -1,9 +1,13 @@
--- Reserve (or record as held / skipped / holdout) the staged keys; a conflict leaves the row alone.
+-- PostgreSQL: reserve (or record as held / skipped / holdout) a whole batch in one statement.
+-- The per-message columns come as arrays (bound once, binary), the batch's constant ones as
+-- scalars. A conflict means another attempt already handled the key: it is left untouched.
 -- RETURNING: the keys this attempt inserted, i.e. the reserved keys that are its own to send.
 INSERT INTO dispatch_ledger (message_key, sale_id, strategy_id, wave, run_key, customer_id, channel, msg_class,
                              state, reason, planned_at, hold_until, expires_at, attempts, updated_at)
-SELECT message_key, sale_id, strategy_id, wave, run_key, customer_id, channel, msg_class,
-       state, reason, planned_at, hold_until, expires_at, 0, updated_at
-FROM dispatch_stage
+SELECT t.message_key, :sale_id, :strategy_id, :wave, :run_key, t.customer_id, t.channel, :msg_class,
+       t.state, t.reason, :planned_at, t.hold_until, t.expires_at, 0, :updated_at
+FROM unnest(:message_key::text[], :customer_id::text[], :channel::text[], :state::text[], :reason::text[],
+            :hold_until::timestamp[], :expires_at::timestamp[])
+     AS t(message_key, customer_id, channel, state, reason, hold_until, expires_at)
 ON CONFLICT (message_key) DO NOTHING
 RETURNING message_key

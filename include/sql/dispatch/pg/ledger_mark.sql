@@ -1,4 +1,8 @@
--- The provider's answers for the staged keys; a key already sent or failed is never changed.
+-- PostgreSQL: the provider's answers for a whole batch in one statement (arrays, one per
+-- column); a key already sent or failed is never changed. The ledger rows are found by
+-- primary key (the ANY list). The state test is wrapped in IS TRUE so that the planner cannot
+-- take the state index instead: its entries of every key ever reserved stay until vacuum, and
+-- a bitmap scan over them made each batch's mark cost grow with the ledger (quadratic at 1M).
 UPDATE dispatch_ledger AS l
 SET state = s.state,
     reason = s.reason,
@@ -7,6 +11,10 @@ SET state = s.state,
     cost = COALESCE(s.cost, l.cost),
     sent_day = COALESCE(s.sent_day, l.sent_day),
     attempts = l.attempts + 1,
-    updated_at = s.updated_at
-FROM dispatch_stage AS s
-WHERE l.message_key = s.message_key AND l.state IN ('reserved', 'unknown')
+    updated_at = :updated_at
+FROM unnest(:message_key::text[], :state::text[], :reason::text[], :provider_id::text[], :segments::int[],
+            :cost::numeric[], :sent_day::date[])
+     AS s(message_key, state, reason, provider_id, segments, cost, sent_day)
+WHERE l.message_key = ANY(:message_key::text[])
+  AND l.message_key = s.message_key
+  AND (l.state IN ('reserved', 'unknown')) IS TRUE

@@ -1,4 +1,6 @@
-UPDATE dispatch_ledger AS l
-SET receipt = s.receipt, receipt_at = s.receipt_at
-FROM dispatch_stage AS s
-WHERE l.message_key = s.message_key AND l.receipt IS NULL
+-- PostgreSQL: the keys of a batch with the same delivery receipt, in one statement; a key's
+-- first receipt stays. Matched on the primary key (receipt has no index: a join could scan
+-- the whole ledger for every batch).
+UPDATE dispatch_ledger
+SET receipt = :receipt, receipt_at = :receipt_at
+WHERE message_key = ANY(:message_key::text[]) AND receipt IS NULL

@@ -6,23 +6,29 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from dacu.crowds.catalog import CROWDS
-from dacu.crowds.evaluate import CrowdRef, GateEvaluator, SaleContext, crowd_expr, feature_plan, run_crowd
-from dacu.crowds.features import FEATURE_VERSION, drop_features, ensure_features
+from dacu.crowds.evaluate import CrowdRef, GateEvaluator, SaleContext, crowd_expr, feature_plan
+from dacu.crowds.features import (
+    FEATURE_VERSION, base_layer, batch_condition, drop_features, ensure_features, gate_layer,
+)
 from dacu.paths import SQL_DIR
-from dacu.warehouse.schema import crowd_feature_builds, crowd_features, import_batches
+from dacu.warehouse.schema import (
+    crowd_feature_layers, crowd_feature_rows, customers, events, import_batches, order_items, orders,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 SALE = SaleContext("t618_2027", date(2027, 5, 24), TZ)
 PLAYBOOK = SQL_DIR.parent / "playbooks" / "tmall_618_2027.yaml"
 MOMENTS = [datetime(2027, 5, 20, 10, 0, tzinfo=TZ),     # before the reference day
            datetime(2027, 6, 1, 20, 0, tzinfo=TZ),
+           datetime(2027, 6, 19, 0, 0, tzinfo=TZ),       # a gate at the day's 00:00: the gate layer is ~empty
+           datetime(2027, 6, 19, 9, 0, tzinfo=TZ),       # two gates of one day share the base layer
            datetime(2027, 6, 19, 20, 0, tzinfo=TZ)]      # the 618 peak gate
 
 # (crowd, params): defaults, windows the table holds, and windows it does not (reference fallback)
@@ -104,11 +110,17 @@ def test_every_catalogue_crowd_is_compared():
 def test_feature_path_equals_reference_sql(shop, as_of):
     ev = GateEvaluator(shop, SALE, as_of)                   # features="build"
     reference = GateEvaluator(shop, SALE, as_of, features="off")
+    batched = GateEvaluator(shop, SALE, as_of)              # the simple feature crowds in one pass
+    batched.prefetch([_ref(c, p) for c, p in VARIANTS])
+    in_batch = sum(1 for c, p in VARIANTS
+                   if (plan := feature_plan(_ref(c, p), batched.ctx)) and batch_condition(plan[0]))
+    assert in_batch >= 28 and len(batched._crowds) >= in_batch - 2     # (duplicates of one ref count once)
     via_features, non_empty = 0, 0
     for crowd, params in VARIANTS:
         ref = _ref(crowd, params)
-        got, want = ev.crowd(ref), reference.crowd(ref)
+        got, want, together = ev.crowd(ref), reference.crowd(ref), batched.crowd(ref)
         assert got == want, f"{ref.label()} at {as_of}: {len(got ^ want)} differ (features {len(got)}, sql {len(want)})"
+        assert together == want, f"{ref.label()} at {as_of}, batched: {len(together ^ want)} differ"
         via_features += feature_plan(ref, ev.ctx) is not None
         non_empty += bool(want)
     assert ev.feature_build is not None and ev.feature_build.rows >= 2000
@@ -117,41 +129,177 @@ def test_feature_path_equals_reference_sql(shop, as_of):
         assert non_empty >= len(VARIANTS) - 6, "the generated shop should populate nearly every crowd at 6.19"
 
 
+UTC_ = ZoneInfo("UTC")
+
+
+def _utc(y, mo, d, h=0, mi=0) -> datetime:
+    """A sale-local (Shanghai) wall time as the naive UTC the warehouse stores."""
+    return datetime(y, mo, d, h, mi, tzinfo=TZ).astimezone(UTC_).replace(tzinfo=None)
+
+
+def _edge_rows() -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """Customers whose data changes exactly at the day's 00:00 / the gate moment (6.19 20:00 Shanghai),
+    so the base layer (before 00:00) and the gate layer (00:00 .. as_of) must split them right."""
+    midnight, gate = _utc(2027, 6, 19), _utc(2027, 6, 19, 20)
+    just_before, just_after = midnight - timedelta(microseconds=1), gate + timedelta(microseconds=1)
+    cust = [{"customer_id": f"edge-{i}", "first_seen_at": _utc(2026, 1, 1), "member_level": 2,
+             "member_since": _utc(2026, 2, 1) if i % 2 else gate, "consent_sms": True, "consent_email": True,
+             "consent_inapp": True, "blacklisted": False} for i in range(8)]
+    o, items = [], []
+
+    def order(oid, cid, created, paid=None, *, amount=120.0, presale=False, deposit=None, balance=None,
+              closed=None, refunded=None):
+        o.append({"order_id": oid, "customer_id": cid, "status": "paid" if paid or balance else "created",
+                  "created_at": created, "paid_at": paid, "amount": amount, "is_presale": presale,
+                  "deposit_paid_at": deposit, "balance_paid_at": balance, "closed_at": closed,
+                  "refunded_at": refunded, "platform": "tmall", "source": "presale" if presale else "normal"})
+        items.append({"order_id": oid, "line_no": 1, "sku_id": "SKU-EDGE", "category": "面部护肤",
+                      "price": amount, "quantity": 1})
+
+    old = _utc(2026, 6, 18, 10)
+    order("edge-o0", "edge-0", old, old)                                   # history only
+    order("edge-o1a", "edge-0", midnight, midnight)                        # paid exactly at 00:00: today
+    order("edge-o1", "edge-1", old, old)
+    order("edge-o1b", "edge-1", just_before, just_before)                  # last microsecond of 6.18: base
+    order("edge-o2", "edge-2", old, old)
+    order("edge-o2b", "edge-2", gate, gate)                                # paid exactly at the gate: counts
+    order("edge-o3", "edge-3", old, old)
+    order("edge-o3b", "edge-3", just_after, just_after)                    # a microsecond after: not yet
+    # presale: deposit before midnight, balance today -> paid today and no longer open
+    order("edge-o4", "edge-4", _utc(2027, 6, 1, 10), None, presale=True, deposit=_utc(2027, 6, 1, 10),
+          balance=_utc(2027, 6, 19, 12))
+    # presale: deposit before midnight, closed today (no paid_at/created today: only closed_at changes)
+    order("edge-o5", "edge-5", _utc(2027, 6, 1, 11), None, presale=True, deposit=_utc(2027, 6, 1, 11),
+          closed=_utc(2027, 6, 19, 8))
+    # presale still open at the gate; its balance is paid after the gate
+    order("edge-o6", "edge-6", _utc(2027, 6, 1, 12), None, presale=True, deposit=_utc(2027, 6, 1, 12),
+          balance=just_after)
+    ev = [{"customer_id": "edge-7", "event_type": "visit", "occurred_at": midnight},
+          {"customer_id": "edge-7", "event_type": "cart", "occurred_at": gate},
+          {"customer_id": "edge-1", "event_type": "favourite", "occurred_at": just_before},
+          {"customer_id": "edge-2", "event_type": "cart", "occurred_at": just_after},
+          {"customer_id": "edge-ghost", "event_type": "cart", "occurred_at": _utc(2027, 6, 19, 10)}]   # no customer row
+    for i, e in enumerate(ev):
+        e["event_id"] = 900_000_000 + i          # explicit: the generator COPYs ids past the sequence
+    return cust, o, items, ev
+
+
+def test_feature_path_exact_at_midnight_and_gate_moment(shop):
+    cust, o, items, ev = _edge_rows()
+    with shop.begin() as conn:
+        conn.execute(insert(customers), cust)
+        conn.execute(insert(orders), o)
+        conn.execute(insert(order_items), items)
+        conn.execute(insert(events), ev)
+    drop_features(shop, SALE.sale_id)          # direct inserts make no import batch: rebuild
+    try:
+        for at in (datetime(2027, 6, 19, 0, 0, tzinfo=TZ), datetime(2027, 6, 19, 20, 0, tzinfo=TZ)):
+            ev_f, ev_r = GateEvaluator(shop, SALE, at), GateEvaluator(shop, SALE, at, features="off")
+            for crowd, params in VARIANTS:
+                ref = _ref(crowd, params)
+                got, want = ev_f.crowd(ref), ev_r.crowd(ref)
+                assert got == want, f"{ref.label()} at {at}: {sorted(got ^ want)[:5]}"
+            # the edge customers really sit on both sides of the boundaries
+            paid = ev_f.crowd(_ref("paid_in_sale", {"since": "2027-06-19 00:00"}))
+            if at.hour == 20:
+                assert {"edge-0", "edge-2", "edge-4"} <= paid and not {"edge-1", "edge-3"} & paid
+                assert {"edge-6"} <= ev_f.crowd(_ref("deposit_paid_balance_unpaid", {"since": "2027-06-01"}))
+                assert not {"edge-4", "edge-5"} & ev_f.crowd(_ref("deposit_paid_balance_unpaid", {"since": "2027-06-01"}))
+                assert "edge-7" in ev_f.crowd(_ref("last_push", {}))
+            else:
+                assert "edge-0" in paid and "edge-2" not in paid
+    finally:
+        with shop.begin() as conn:
+            conn.execute(delete(order_items).where(order_items.c.sku_id == "SKU-EDGE"))
+            conn.execute(delete(orders).where(orders.c.order_id.like("edge-%")))
+            conn.execute(delete(events).where(events.c.customer_id.like("edge-%")))
+            conn.execute(delete(customers).where(customers.c.customer_id.like("edge-%")))
+        drop_features(shop, SALE.sale_id)
+
+
+def _rows(shop, layer: str) -> int:
+    with shop.connect() as conn:
+        return conn.execute(select(func.count()).select_from(crowd_feature_rows).where(
+            (crowd_feature_rows.c.sale_id == SALE.sale_id) & (crowd_feature_rows.c.layer == layer))).scalar()
+
+
+def _layers(shop) -> set[str]:
+    with shop.connect() as conn:
+        return {r.layer for r in conn.execute(select(crowd_feature_layers.c.layer).where(
+            crowd_feature_layers.c.sale_id == SALE.sale_id))}
+
+
 def test_build_is_reused_keyed_and_rebuilt_when_stale(shop):
     at = MOMENTS[-1]
     ctx = GateEvaluator(shop, SALE, at).ctx
-    drop_features(shop, SALE.sale_id, ctx.as_of_utc)
+    drop_features(shop, SALE.sale_id, day=ctx.local_day)
     first = ensure_features(shop, ctx)
     again = ensure_features(shop, ctx)                       # a later segment task of the gate
-    assert first.built and not again.built and again.rows == first.rows
+    assert first.built and first.base_built and first.gate_built
+    assert not again.built and again.rows == first.rows and again.gate_rows == first.gate_rows
+    assert _rows(shop, base_layer(ctx)) == first.rows and _rows(shop, gate_layer(ctx)) == first.gate_rows
+    # the gate layer holds only the customers changed since the day's 00:00 (6.19 is a peak day)
+    assert 0 < first.gate_rows < first.rows / 2
     with shop.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(crowd_features).where(
-            (crowd_features.c.sale_id == SALE.sale_id) & (crowd_features.c.as_of == ctx.as_of_utc))).scalar()
-        build = conn.execute(select(crowd_feature_builds).where(
-            crowd_feature_builds.c.as_of == ctx.as_of_utc)).one()
-    assert n == first.rows and build.version == FEATURE_VERSION
-    # a new import batch changes the data mark: the next task rebuilds, replacing the key's rows
+        build = conn.execute(select(crowd_feature_layers).where(
+            crowd_feature_layers.c.layer == base_layer(ctx))).one()
+    assert build.version == FEATURE_VERSION and build.day == ctx.local_day
+    # a later gate of the same day reuses the day's base layer and adds only its own gate layer
+    later = GateEvaluator(shop, SALE, datetime(2027, 6, 19, 22, 0, tzinfo=TZ)).ctx
+    other_gate = ensure_features(shop, later)
+    assert other_gate.gate_built and not other_gate.base_built and other_gate.gate_rows >= first.gate_rows
+    # a new import batch changes the data mark: the next task rebuilds both layers, replacing their rows
     with shop.begin() as conn:
         conn.execute(insert(import_batches).values(kind="csv_load", source="test", started_at=datetime(2027, 6, 19),
                                                    status="done"))
     rebuilt = ensure_features(shop, ctx)
-    assert rebuilt.built and rebuilt.rows == first.rows
-    with shop.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(crowd_features).where(
-            crowd_features.c.as_of == ctx.as_of_utc)).scalar() == first.rows
-    # a preview reuses a current build and never builds one
+    assert rebuilt.base_built and rebuilt.gate_built and rebuilt.rows == first.rows
+    assert _rows(shop, base_layer(ctx)) == first.rows and _rows(shop, gate_layer(ctx)) == first.gate_rows
+    # a preview reuses current layers and never builds any
     other = datetime(2027, 6, 18, 20, 0, tzinfo=TZ)
     pv = GateEvaluator(shop, SALE, other, features="reuse")
     assert pv.crowd(_ref("paid_in_sale", {"since": "2027-06-16"})) is not None and pv.feature_build is None
+    assert not {base_layer(pv.ctx), gate_layer(pv.ctx)} & _layers(shop)
+
+
+def test_housekeeping_keeps_only_recent_days(shop):
+    """Feature rows do not pile up: a new day's base layer drops the sale's layers of days more than
+    KEEP_DAYS before it, with their rows."""
+    drop_features(shop, SALE.sale_id)
+    days = [datetime(2027, 6, d, 20, 0, tzinfo=TZ) for d in (14, 15, 16, 17, 18)]
+    ctxs = [GateEvaluator(shop, SALE, at).ctx for at in days]
+    for ctx in ctxs:
+        ensure_features(shop, ctx)
+    kept = {f"base:2027-06-{d}" for d in (16, 17, 18)}
+    assert {layer for layer in _layers(shop) if layer.startswith("base:")} == kept
+    assert len(_layers(shop)) == 2 * len(kept)
     with shop.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(crowd_feature_builds).where(
-            crowd_feature_builds.c.as_of == pv.ctx.as_of_utc)).scalar() == 0
+        left = {r.layer for r in conn.execute(select(crowd_feature_rows.c.layer).where(
+            crowd_feature_rows.c.sale_id == SALE.sale_id).distinct())}
+    assert left <= _layers(shop) and {base_layer(c) for c in ctxs[:2]}.isdisjoint(left)
+    # another sale's layers are untouched; drop_features(day=...) drops one day
+    drop_features(shop, SALE.sale_id, day=date(2027, 6, 18))
+    assert {layer for layer in _layers(shop) if layer.startswith("base:")} == kept - {"base:2027-06-18"}
+    drop_features(shop, SALE.sale_id)
+    assert _layers(shop) == set()
+
+
+def test_evaluator_rebuilds_layers_dropped_while_it_reads(shop):
+    at = datetime(2027, 6, 19, 9, 0, tzinfo=TZ)
+    ev = GateEvaluator(shop, SALE, at)
+    reference = GateEvaluator(shop, SALE, at, features="off")
+    first = ev.crowd(_ref("whole_store", {}))
+    assert ev.feature_build is not None
+    drop_features(shop, SALE.sale_id, day=ev.ctx.local_day)      # another day's housekeeping, say
+    ref = _ref("active_recent_buyers", {})
+    assert ev.crowd(ref) == reference.crowd(ref) and first == reference.crowd(_ref("whole_store", {}))
+    assert base_layer(ev.ctx) in _layers(shop)
 
 
 def test_concurrent_builds_of_one_gate_build_once(shop):
     at = datetime(2027, 6, 16, 20, 0, tzinfo=TZ)
     ctx = GateEvaluator(shop, SALE, at).ctx
-    drop_features(shop, SALE.sale_id, ctx.as_of_utc)
+    drop_features(shop, SALE.sale_id, day=ctx.local_day)
     results, errors = [], []
     barrier = threading.Barrier(3)
 
@@ -168,7 +316,6 @@ def test_concurrent_builds_of_one_gate_build_once(shop):
     for t in threads:
         t.join()
     assert not errors
-    assert sum(r.built for r in results) == 1 and len({r.rows for r in results}) == 1
-    with shop.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(crowd_features).where(
-            crowd_features.c.as_of == ctx.as_of_utc)).scalar() == results[0].rows
+    assert sum(r.base_built for r in results) == 1 and sum(r.gate_built for r in results) == 1
+    assert len({(r.rows, r.gate_rows) for r in results}) == 1
+    assert _rows(shop, base_layer(ctx)) == results[0].rows and _rows(shop, gate_layer(ctx)) == results[0].gate_rows

@@ -26,7 +26,7 @@ from dacu.crowds.segment import preview_strategy, segment_gate, segment_strategy
 from dacu.crowds.snapshot import write_segment_snapshot
 from dacu.paths import SQL_DIR
 from dacu.warehouse.schema import (
-    coupon_grants, coupons, crowd_feature_builds, crowd_features, crowd_snapshots, customers, events, order_items,
+    coupon_grants, coupons, crowd_feature_layers, crowd_feature_rows, crowd_snapshots, customers, events, order_items,
     orders, segment_runs, skus,
 )
 
@@ -107,8 +107,8 @@ def load(engine, rows: list[tuple]) -> None:
     """Replace the fixture's data. Direct inserts make no import batch, so the feature cache of the
     gate moment is cleared too (a real load changes the data mark and the next gate rebuilds)."""
     with engine.begin() as conn:
-        conn.execute(delete(crowd_features))
-        conn.execute(delete(crowd_feature_builds))
+        conn.execute(delete(crowd_feature_rows))
+        conn.execute(delete(crowd_feature_layers))
         for t in ("order_items", "orders", "events", "coupon_grants", "coupons", "skus", "customers",
                   "crowd_snapshots", "segment_runs"):
             conn.execute(delete({**TABLES, "crowd_snapshots": crowd_snapshots, "segment_runs": segment_runs}[t]))
@@ -604,3 +604,22 @@ def test_cli_preview_masks_mobiles_and_sql_prints_binds(wh, capsys):
                  "--at", "2026-11-08 12:00"]) == 0
     text_out = capsys.readouterr().out
     assert "FROM customers c" in text_out and ":as_of = datetime.datetime(2026, 11, 8, 4, 0)" in text_out
+
+
+@pytest.mark.skipif(not PLAYBOOK.exists(), reason="sample playbook not present")
+def test_cli_sql_prints_the_query_the_segment_task_runs(capsys):
+    """`segment sql` prints what a segment task runs: the feature-rows query (and the layers it reads)
+    where the gate's feature rows answer the crowd, else the reference SQL - each says which path;
+    `--reference` prints the definitions."""
+    argv = ["segment", "sql", "--playbook", str(PLAYBOOK), "--strategy", "warmup_early_old_customer_email",
+            "--at", "2026-10-25 10:00"]
+    assert _cli(argv) == 0
+    out = capsys.readouterr().out
+    assert "crowds/features/old_customers.sql" in out and "-- path: feature rows of the gate" in out
+    assert "FROM crowd_feature_rows" in out and ":gate_layer = 'gate:2026-10-25T02:00:00'" in out
+    assert ":base_layer = 'base:2026-10-25'" in out and "crowds/features/base.sql" in out
+    assert "crowds/features/gate.sql" in out and "contactability.sql" in out
+    assert _cli(argv + ["--reference"]) == 0
+    ref_out = capsys.readouterr().out
+    assert "crowds/old_customers.sql" in ref_out and "-- path: reference SQL (the definition)" in ref_out
+    assert "crowd_feature_rows" not in ref_out

@@ -191,7 +191,7 @@ def test_page_reads_only_summary_tables(engine, playbook):
     finally:
         event.remove(engine, "before_cursor_execute", spy)
     assert seen
-    per_customer = ("events", "orders", "order_items", "customers", "crowd_snapshots", "crowd_features",
+    per_customer = ("events", "orders", "order_items", "customers", "crowd_snapshots", "crowd_feature_rows",
                     "dispatch_ledger", "coupon_grants")
     for stmt in seen:
         words = set(stmt.replace(",", " ").replace("(", " ").replace(")", " ").split())

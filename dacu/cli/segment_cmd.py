@@ -2,7 +2,9 @@
 
 ``preview`` evaluates the crowd as of ``--at`` (sale-local) and prints crowd
 size, holdout size, exclusions by reason and 5 masked mobiles; it writes
-nothing. ``sql`` prints the SQL files the crowd runs and their bind parameters.
+nothing. ``sql`` prints the queries a segment task runs for the crowd (the feature-rows
+query where the gate's feature layers answer it, else the reference SQL; each says which)
+with their bind parameters; ``sql --reference`` prints the reference SQL (the definitions).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sql.add_argument("--playbook", required=True, metavar="FILE")
     sql.add_argument("--strategy", required=True, metavar="ID")
     sql.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="gate moment, sale-local (default: the strategy's first)")
+    sql.add_argument("--reference", action="store_true",
+                     help="print each crowd's reference SQL (its definition) instead of the query the segment task runs")
     sql.set_defaults(func=cmd_sql)
 
 
@@ -99,30 +103,65 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_sql(role: str, label: str, name: str, binds: dict, note: str) -> None:
+    from dacu.crowds.evaluate import sql_bind_names
+    from dacu.paths import SQL_DIR
+    from dacu.warehouse.sqlfiles import sql_text
+
+    print(f"\n-- [{role}] {label}  ({SQL_DIR / name}.sql)")
+    print(f"-- path: {note}")
+    for k in sorted(sql_bind_names(name)):
+        print(f"--   :{k} = {binds[k]!r}")
+    print(sql_text(name).rstrip())
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
+    """Print the queries a segment task runs for the strategy at the moment: the feature-rows query
+    where the gate's feature layers answer a crowd (what the product runs), else the crowd's
+    reference SQL; ``--reference`` prints the reference SQL (the definitions) for every crowd."""
     from dacu.crowds.bounds import CrowdContext, CrowdError, bind_params
-    from dacu.crowds.evaluate import crowd_expr, crowd_sql_name, sql_bind_names
+    from dacu.crowds.evaluate import crowd_expr, crowd_sql_name, feature_plan
+    from dacu.crowds.features import base_binds, base_layer, gate_binds, gate_layer
     from dacu.paths import SQL_DIR
     from dacu.warehouse.sqlfiles import sql_text
 
     playbook, strategy = _load(args)
     at = _moment(args, playbook, strategy)
     ctx = CrowdContext(playbook.sale.id, playbook.sale.reference_day, playbook.tz, at)
+    featured = False
     try:
         expr = crowd_expr(strategy.crowd)
         parts = [("base", expr.base)] + [("intersect", r) for r in expr.intersect] + \
                 [("exclude", r) for r in expr.exclude]
         print(f"-- {playbook.sale.id} / {strategy.id} as of {at.isoformat()} (binds are naive UTC)")
         for role, ref in parts:
-            name = crowd_sql_name(ref.base)
-            binds = bind_params(ref.base, ref.params_dict, ctx)
-            used = sql_bind_names(name)
-            print(f"\n-- [{role}] {ref.label()}  ({SQL_DIR / name}.sql)")
-            for k in sorted(used):
-                print(f"--   :{k} = {binds[k]!r}")
-            print(sql_text(name).rstrip())
+            plan = None if args.reference else feature_plan(ref, ctx)
+            if plan is not None:
+                featured = True
+                _print_sql(role, ref.label(), plan[0], plan[1],
+                           f"feature rows of the gate (layers {base_layer(ctx)} + {gate_layer(ctx)}); "
+                           f"definition: {crowd_sql_name(ref.base)}.sql")
+            elif ref.base == "repurchase_due" and not args.reference:
+                # what run_repurchase_due_bounded runs; the bound needs the warehouse (longest cycle)
+                binds = {"as_of": ctx.as_of_utc,
+                         "since": "as_of minus the longest SKU cycle, known (support/max_sku_cycle.sql) or "
+                                  "estimated (support/repurchase_history.sql), computed when it runs"}
+                _print_sql(role, ref.label(), "crowds/support/repurchase_candidates", binds,
+                           f"reference SQL bounded by the longest cycle (definition: {crowd_sql_name(ref.base)}.sql); "
+                           "Python keeps the customers whose cycle comes due (dacu/crowds/evaluate.py)")
+            else:
+                note = "reference SQL (the definition)" if args.reference else \
+                    "reference SQL (the feature rows do not hold this crowd's windows)"
+                _print_sql(role, ref.label(), crowd_sql_name(ref.base), bind_params(ref.base, ref.params_dict, ctx),
+                           note)
     except CrowdError as exc:
         raise CliError(f"{args.playbook}: strategy {strategy.id}: {exc}") from None
+    if featured:
+        # the layers the feature queries read: built by the gate's first segment task, then reused
+        _print_sql("feature layer, once per sale-local day", base_layer(ctx), "crowds/features/base",
+                   base_binds(ctx), "built by the day's first segment task, reused while the data mark holds")
+        _print_sql("feature layer, once per gate moment", gate_layer(ctx), "crowds/features/gate",
+                   gate_binds(ctx), "built by the gate's first segment task, reused by the others")
     chans = ", ".join(strategy.channels)
     print(f"\n-- [global exclusions] channels {chans}  ({SQL_DIR}/crowds/support/contactability.sql)")
     print(sql_text("crowds/support/contactability").rstrip())

@@ -18,7 +18,8 @@ import json
 import logging
 import re
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -29,7 +30,10 @@ from sqlalchemy import DateTime, Integer, String, bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
 from dacu.crowds.bounds import CrowdContext, CrowdError, bind_params, resolve_params
-from dacu.crowds.features import FeatureBuild, ensure_features, feature_query, reusable_build
+from dacu.crowds.features import (
+    BATCH_SIZE, FeatureBuild, batch_condition, batch_query, ensure_features, feature_query, layers_present,
+    reusable_build,
+)
 from dacu.warehouse.schema import CHANNELS
 from dacu.warehouse.sqlfiles import sql_text
 
@@ -138,11 +142,16 @@ def statement(name: str, binds: dict[str, Any]):
     ``YYYY-MM-DD HH:MM:SS.ffffff`` text and an untyped bind would render without
     the microseconds, which breaks comparisons at exact boundaries.
     """
-    used = sql_bind_names(name)
+    return typed_text(sql_text(name), binds, sql_bind_names(name))
+
+
+def typed_text(sql: str, binds: dict[str, Any], used: Iterable[str] | None = None):
+    """``sql`` as a statement with typed binds (see ``statement``); ``used``: the names it binds."""
+    used = set(_BIND_RE.findall(sql)) if used is None else set(used)
     params = [bindparam(k, expanding=True) if k in EXPANDING else
               bindparam(k, type_=DateTime) if isinstance(v, datetime) else bindparam(k)
               for k, v in binds.items() if k in used]
-    return text(sql_text(name)).bindparams(*params)
+    return text(sql).bindparams(*params)
 
 
 def crowd_statement(name: str, binds: dict[str, Any]):
@@ -152,6 +161,22 @@ def crowd_statement(name: str, binds: dict[str, Any]):
     return stmt
 
 
+def _ids(result) -> frozenset[str]:
+    """The first column of every row, as strings, read straight from the DBAPI cursor: building
+    SQLAlchemy Row objects costs ~2 s per million ids (PostgreSQL, measured) and ids need no
+    result processing (bind processing already happened)."""
+    cursor = getattr(result, "cursor", None)
+    if cursor is None:                         # not a SQLAlchemy result (the bench's DuckDB adapter)
+        return frozenset(str(r[0]) for r in result)
+    try:
+        rows = cursor.fetchall()
+    finally:
+        result.close()
+    if rows and not isinstance(rows[0][0], str):
+        return frozenset(str(r[0]) for r in rows)
+    return frozenset(r[0] for r in rows)
+
+
 def run_crowd(conn: Connection, ref: CrowdRef, ctx: CrowdContext) -> frozenset[str]:
     """Customer ids of one named crowd as of ``ctx.as_of`` by its reference SQL (the definition)."""
     binds = bind_params(ref.base, ref.params_dict, ctx)
@@ -159,7 +184,7 @@ def run_crowd(conn: Connection, ref: CrowdRef, ctx: CrowdContext) -> frozenset[s
     used = {k: v for k, v in binds.items() if k in sql_bind_names(crowd_sql_name(ref.base))}
     if ref.base == "repurchase_due":
         return _repurchase_due(conn, stmt, used, binds, ctx)
-    return frozenset(str(r[0]) for r in conn.execute(stmt, used))
+    return _ids(conn.execute(stmt, used))
 
 
 def feature_plan(ref: CrowdRef, ctx: CrowdContext) -> tuple[str, dict[str, Any]] | None:
@@ -175,7 +200,7 @@ def run_crowd_features(conn: Connection, ref: CrowdRef, ctx: CrowdContext) -> fr
         return None
     name, binds = plan
     used = {k: v for k, v in binds.items() if k in sql_bind_names(name)}
-    return frozenset(str(r[0]) for r in conn.execute(statement(name, binds), used))
+    return _ids(conn.execute(statement(name, binds), used))
 
 
 def _repurchase_due(conn: Connection, stmt, used: dict, binds: dict, ctx: CrowdContext) -> frozenset[str]:
@@ -187,14 +212,38 @@ def _repurchase_due(conn: Connection, stmt, used: dict, binds: dict, ctx: CrowdC
     if at least ``min_history_customers`` customers bought it twice.
     """
     as_of = ctx.as_of_utc
-    due_until = as_of + timedelta(days=binds["window_days"])
-    rows = conn.execute(stmt, used).all()
+    return _due(conn.execute(stmt, used).all(), as_of, binds["window_days"],
+                lambda: _estimate_cycles(conn, as_of, binds["min_history_customers"]))
+
+
+def run_repurchase_due_bounded(conn: Connection, ref: CrowdRef, ctx: CrowdContext) -> frozenset[str]:
+    """``repurchase_due`` as the product runs it: the same members as ``run_crowd``, reading only
+    the orders paid since as_of minus the longest cycle (known or estimated) instead of all history.
+
+    A (customer, SKU) whose last purchase is older than that cannot come due; one with a purchase
+    in the window has its last purchase there (support/repurchase_candidates.sql).
+    """
+    binds = bind_params(ref.base, ref.params_dict, ctx)
+    as_of = ctx.as_of_utc
+    estimated = _estimate_cycles(conn, as_of, binds["min_history_customers"])
+    known = conn.execute(statement("crowds/support/max_sku_cycle", {}), {}).scalar()
+    longest = max([float(known or 0), *estimated.values()])
+    cand = {"as_of": as_of, "since": as_of - timedelta(days=longest)}
+    stmt = statement("crowds/support/repurchase_candidates", cand).columns(
+        customer_id=String, sku_id=String, last_paid_at=DateTime, cycle_days=Integer)
+    return _due(conn.execute(stmt, cand).all(), as_of, binds["window_days"], lambda: estimated)
+
+
+def _due(rows, as_of: datetime, window_days: int, estimates) -> frozenset[str]:
+    """Customers with a (SKU, last paid, cycle) row whose last purchase + cycle is in
+    [as_of, as_of + window_days]; ``estimates()`` gives the estimated cycles (called once, if needed)."""
+    due_until = as_of + timedelta(days=window_days)
     estimated: dict[str, float] | None = None
     due: set[str] = set()
     for customer_id, sku_id, last_paid_at, cycle_days in rows:
         if cycle_days is None:
             if estimated is None:
-                estimated = _estimate_cycles(conn, as_of, binds["min_history_customers"])
+                estimated = estimates()
             cycle = estimated.get(sku_id)
             if cycle is None:
                 continue
@@ -277,14 +326,101 @@ class GateEvaluator:
                 self.feature_build = reusable_build(self.engine, self.ctx)
         return self.feature_build is not None
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A read transaction for crowd queries. PostgreSQL: one snapshot for a read and the check
+        of its layers (REPEATABLE READ; SQLite: a writer waits for readers), and no JIT: the
+        planner's cost of a crowd query over a million rows triggers JIT compiling that takes
+        longer (~1-2 s) than the query."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL jit = off")
+                yield conn
+
+    def _read_features(self, read: Callable[[Connection], Any]) -> Any:
+        """``read(conn)`` over the gate's feature rows; None when there are none to use (reuse mode).
+
+        The layers are re-checked in the read's snapshot: another task's housekeeping may have
+        dropped them (the read then saw no rows), so the gate rebuilds and reads again.
+        """
+        for _attempt in range(3):
+            if not self._features_ready():
+                return None
+            with self._reading() as conn:
+                found = read(conn)
+                if layers_present(conn, self.ctx):
+                    return found
+            log.warning("crowd features of %s as of %s were dropped while read: rebuilding",
+                        self.ctx.sale_id, self.ctx.as_of.isoformat())
+            self._features_checked, self.feature_build = False, None
+        raise RuntimeError(f"crowd features of {self.ctx.sale_id} as of {self.ctx.as_of.isoformat()} "
+                           "keep being dropped while read")
+
+    def _crowd_from_features(self, ref: CrowdRef) -> frozenset[str] | None:
+        return self._read_features(lambda conn: run_crowd_features(conn, ref, self.ctx))
+
+    def prefetch(self, refs: Iterable[CrowdRef]) -> None:
+        """Evaluate, in one pass over the gate's feature rows, every crowd of ``refs`` not read yet
+        whose feature query is a simple filter of them (features.batch_condition): what a gate's
+        strategies share is read once instead of once per crowd. Others are left to ``crowd``."""
+        if self.features_mode == "off":
+            return
+        todo: dict[CrowdRef, tuple[str, dict[str, Any]]] = {}
+        for ref in refs:
+            if ref in self._crowds or ref in todo:
+                continue
+            plan = feature_plan(ref, self.ctx)
+            if plan is not None and batch_condition(plan[0]) is not None:
+                todo[ref] = plan
+        items = list(todo.items())
+        for start in range(0, len(items), BATCH_SIZE):
+            chunk = items[start:start + BATCH_SIZE]
+            if len(chunk) < 2:
+                break                                   # one crowd: its own query is the same pass
+            found = self._batch_from_features([plan for _ref, plan in chunk])
+            if found is None:
+                return
+            for (ref, _plan), members in zip(chunk, found):
+                self._crowds[ref] = members
+                log.info("crowd %s as of %s: %d customers (batched)", ref.label(), self.ctx.as_of.isoformat(),
+                         len(members))
+
+    def _batch_from_features(self, plans: list[tuple[str, dict[str, Any]]]) -> list[frozenset[str]] | None:
+        sql, binds = batch_query(plans)
+
+        def read(conn: Connection) -> list[frozenset[str]]:
+            # rows grouped by mask first: few distinct masks, so each crowd is built by extends
+            by_mask: dict[int, list[str]] = {}
+            result = conn.execute(typed_text(sql, binds), binds)
+            try:
+                rows = result.cursor.fetchall()         # raw tuples: see _ids
+            finally:
+                result.close()
+            for cid, m in rows:
+                by_mask.setdefault(int(m), []).append(cid)
+            out: list[list[str]] = [[] for _ in plans]
+            for m, ids in by_mask.items():
+                for i in range(len(plans)):
+                    if m >> i & 1:
+                        out[i].extend(ids)
+            if rows and not isinstance(rows[0][0], str):
+                return [frozenset(str(c) for c in ids) for ids in out]
+            return [frozenset(ids) for ids in out]
+        return self._read_features(read)
+
     def crowd(self, ref: CrowdRef) -> frozenset[str]:
         if ref not in self._crowds:
             found = None
-            if self.features_mode != "off" and feature_plan(ref, self.ctx) is not None and self._features_ready():
-                with self.engine.connect() as conn:
-                    found = run_crowd_features(conn, ref, self.ctx)
+            if self.features_mode != "off" and feature_plan(ref, self.ctx) is not None:
+                found = self._crowd_from_features(ref)
+            if found is None and self.features_mode != "off" and ref.base == "repurchase_due":
+                with self._reading() as conn:
+                    found = run_repurchase_due_bounded(conn, ref, self.ctx)
             if found is None:
-                with self.engine.connect() as conn:
+                with self._reading() as conn:
                     found = run_crowd(conn, ref, self.ctx)
             self._crowds[ref] = found
             log.info("crowd %s as of %s: %d customers", ref.label(), self.ctx.as_of.isoformat(), len(found))
@@ -292,6 +428,7 @@ class GateEvaluator:
 
     def compose(self, expr: Any) -> Composition:
         e = crowd_expr(expr)
+        self.prefetch([e.base, *e.intersect, *e.exclude])
         crowd = set(self.crowd(e.base))
         for ref in e.intersect:
             crowd &= self.crowd(ref)
@@ -311,7 +448,7 @@ class GateEvaluator:
         if bad or not chans:
             raise CrowdError(f"channels {list(channels)!r}: need at least one of {', '.join(CHANNELS)}")
         if chans not in self._uncontactable:
-            with self.engine.connect() as conn:
+            with self._reading() as conn:
                 self._uncontactable[chans] = uncontactable(conn, chans, self.ctx.as_of_utc)
         return self._uncontactable[chans]
 

@@ -51,7 +51,13 @@ def segment_gate(engine: Engine, playbook: Any, strategy_ids: Iterable[str], as_
                  run_key: str) -> dict[str, SegmentResult]:
     """Segment every strategy of one gate, sharing crowd evaluations."""
     ev = GateEvaluator(engine, playbook, as_of)
-    return {sid: segment_strategy(engine, playbook, sid, as_of, run_key, evaluator=ev) for sid in strategy_ids}
+    ids = list(strategy_ids)
+    refs = []
+    for sid in ids:
+        e = crowd_expr(_strategy(playbook, sid).crowd)
+        refs += [e.base, *e.intersect, *e.exclude]
+    ev.prefetch(refs)                  # the simple feature crowds of all strategies in one pass
+    return {sid: segment_strategy(engine, playbook, sid, as_of, run_key, evaluator=ev) for sid in ids}
 
 
 @dataclass

@@ -279,6 +279,10 @@ dispatch_ledger = Table(
     Column("receipt", String(12)),                         # delivered | failed (from the gateway)
     Column("receipt_at", DateTime),
     Column("updated_at", DateTime, nullable=False),        # the dispatch's send time, not the wall clock
+    # PostgreSQL: half-full pages leave room for a row's later versions on its own page, so the
+    # receipt update (no indexed column) is a HOT update without index writes: measured, receipts
+    # at half the cost per key (docs/dispatch.md, Throughput). New tables only (init_schema).
+    postgresql_with={"fillfactor": 50},
 )
 Index("ix_dispatch_ledger_run", dispatch_ledger.c.sale_id, dispatch_ledger.c.strategy_id, dispatch_ledger.c.wave,
       dispatch_ledger.c.state)
@@ -380,6 +384,71 @@ metric_validations = Table(
 )
 Index("ix_metric_validations_sale", metric_validations.c.sale_id, metric_validations.c.day_from)
 
+# Incremental metric state (dacu.metrics.state, docs/metrics.md "Speed design"): what a day's snapshot
+# would otherwise re-derive from the whole history. Rebuilt when the import batches change (data mark).
+metric_state_builds = Table(
+    "metric_state_builds",
+    metadata,
+    Column("state_key", String(128), primary_key=True),       # "customers" | "spells|<tz>|<window days>"
+    Column("version", Integer, nullable=False),               # dacu.metrics.state.STATE_VERSION
+    Column("data_mark", String(64), nullable=False),          # import batches seen when built
+    Column("build_id", String(32), nullable=False),           # changes on every build (readers re-check it)
+    Column("covers_from", Integer),                           # spells: first local day number of activity read
+    Column("row_count", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("seconds", Float, nullable=False),
+)
+
+# One row per customer id seen anywhere (customers, orders, events).
+metric_customer_state = Table(
+    "metric_customer_state",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("first_known_at", DateTime),                       # earliest first_seen/member/fan/order/event
+    Column("first_pay_at", DateTime),                         # earliest payment (presale: balance)
+    Column("member_since", DateTime),
+    Column("fan_since", DateTime),
+)
+
+# Rows a day's indexed reads would miss: presale orders paid (balance) at another time than paid_at,
+# events of a type outside EVENT_TYPES. Usually empty.
+metric_offindex_rows = Table(
+    "metric_offindex_rows",
+    metadata,
+    Column("row_kind", String(8), primary_key=True),          # order | event
+    Column("row_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("row_at", DateTime, nullable=False),               # order: payment moment; event: occurred_at
+)
+Index("ix_metric_offindex_rows_at", metric_offindex_rows.c.row_kind, metric_offindex_rows.c.row_at)
+
+# UTC date -> sale-local day numbers (date.toordinal()), split at the local midnights inside the UTC date.
+metric_day_calendar = Table(
+    "metric_day_calendar",
+    metadata,
+    Column("tz", String(64), primary_key=True),
+    Column("utc_date", Date, primary_key=True),
+    Column("day0", Integer, nullable=False),
+    Column("split1", DateTime),
+    Column("day1", Integer),
+    Column("split2", DateTime),
+    Column("day2", Integer),
+)
+
+# RV customers' activity spells: active (a visit or payment in the window_days local days before
+# 00:00 of local day X) exactly for from_day <= X <= to_day.
+metric_active_spells = Table(
+    "metric_active_spells",
+    metadata,
+    Column("tz", String(64), primary_key=True),
+    Column("window_days", Integer, primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+    Column("spell_no", Integer, primary_key=True),
+    Column("from_day", Integer, nullable=False),
+    Column("to_day", Integer, nullable=False),
+    Column("member_since", DateTime),
+    Column("fan_since", DateTime),
+)
+
 TABLES = {t.name: t for t in metadata.sorted_tables}
 
 # --- readiness ------------------------------------------------------------------------------------
@@ -418,43 +487,58 @@ readiness_confirmations = Table(
 TABLES = {t.name: t for t in metadata.sorted_tables}
 
 # --- crowd features -------------------------------------------------------------------------------
-# Written by dacu.crowds.features (docs/crowds.md "Speed design"): one row per customer per gate
-# moment (sale_id, as_of), computed in one pass over orders/events/customers; crowds filter it.
-# A build is replaced as a whole (one transaction) and reused by later segment tasks of the gate
-# while its version and data mark (the import batches seen) are current.
-crowd_feature_builds = Table(
-    "crowd_feature_builds",
+# Written by dacu.crowds.features (docs/crowds.md "Speed design"): per sale and sale-local day a
+# *base* layer (one row per customer: orders and events before the day's 00:00, built once per day
+# and data mark) and per gate moment a small *gate* layer (the customers whose orders or events
+# changed since 00:00, as full rows as of the moment). A crowd reads the gate row of a customer if
+# there is one, else the base row. A layer is replaced as a whole (one transaction) and reused while
+# its version and data mark (the import batches seen) are current.
+crowd_feature_layers = Table(
+    "crowd_feature_layers",
     metadata,
     Column("sale_id", String(64), primary_key=True),
-    Column("as_of", DateTime, primary_key=True),              # the gate moment (naive UTC)
+    Column("layer", String(40), primary_key=True),            # "base:YYYY-MM-DD" | "gate:YYYY-MM-DDTHH:MM:SS" (UTC)
+    Column("day", Date, nullable=False),                      # the sale-local day (housekeeping)
     Column("version", Integer, nullable=False),               # dacu.crowds.features.FEATURE_VERSION
     Column("data_mark", String(64), nullable=False),          # import batches seen when built
     Column("row_count", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
     Column("seconds", Float, nullable=False),                 # build duration (monotonic clock)
 )
 
-crowd_features = Table(
-    "crowd_features",
+crowd_feature_rows = Table(
+    "crowd_feature_rows",
     metadata,
     Column("sale_id", String(64), primary_key=True),
-    Column("as_of", DateTime, primary_key=True),
+    Column("layer", String(40), primary_key=True),
     Column("customer_id", String(64), primary_key=True),
     Column("in_customers", Integer, nullable=False),          # 1: has a customers row
-    Column("is_known", Integer, nullable=False),              # 1: known to the shop as of as_of (whole_store)
+    Column("known_since", DateTime),                          # first seen / member / fan / first order created
     Column("member_since", DateTime),
-    # paid order = COALESCE(paid_at, balance_paid_at) <= as_of; windows are sale-local days back
+    # current-state customer columns (as the reference SQL reads them), compared with the moment
+    Column("member_level", Integer),
+    Column("fan_since", DateTime),
+    Column("live_fan_since", DateTime),
+    Column("mobile_seen_at", DateTime),                       # first_seen_at if the mobile is valid
+    # paid order = COALESCE(paid_at, balance_paid_at); windows are sale-local days back from the day
     Column("first_paid_at", DateTime),
     Column("last_paid_at", DateTime),
     *[Column(f"paid_orders_{w}", Integer, nullable=False) for w in ("90", "180", "365", "all")],
     *[Column(f"paid_amount_{w}", Numeric(14, 2)) for w in ("90", "180", "365", "all")],
-    *[Column(f"paid_amount_y{n}", Numeric(14, 2)) for n in (1, 2, 3)],   # calendar years before the gate's
-    Column("open_deposit_at", DateTime),                      # latest deposit of a presale order still open
-    # events of the last 30 days up to as_of
+    *[Column(f"paid_amount_y{n}", Numeric(14, 2)) for n in (1, 2, 3)],   # calendar years before the day's
+    # events of the last 30 days
     Column("last_visit_at", DateTime),
     Column("last_vcf_at", DateTime),                          # visit / cart / favourite
     Column("last_cf_at", DateTime),                           # cart / favourite
     Column("last_cfc_at", DateTime),                          # cart / favourite / coupon_claim
     *[Column(f"visits_{w}", Integer, nullable=False) for w in (7, 14, 30)],
+    # base rows: the earliest balance_paid_at from the day's 00:00 on of an order without paid_at
+    # (no index finds those: a gate at or after it reads the customer's orders); NULL on gate rows
+    Column("next_balance_at", DateTime),
 )
+# gate.sql finds the (rare) customers with a balance paid without paid_at today; partial: ~empty
+Index("ix_crowd_feature_rows_balance", crowd_feature_rows.c.sale_id, crowd_feature_rows.c.layer,
+      crowd_feature_rows.c.next_balance_at,
+      postgresql_where=crowd_feature_rows.c.next_balance_at.isnot(None),
+      sqlite_where=crowd_feature_rows.c.next_balance_at.isnot(None))
 
 TABLES = {t.name: t for t in metadata.sorted_tables}

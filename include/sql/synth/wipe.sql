@@ -2,8 +2,8 @@
 -- (children first), and everything derived from the old shop (crowd snapshots, the
 -- send ledger, readiness results, metric snapshots) so nothing points at customers
 -- that no longer exist. Runs inside the load's transaction: a failed run keeps the old data.
-DELETE FROM crowd_features;
-DELETE FROM crowd_feature_builds;
+DELETE FROM crowd_feature_rows;
+DELETE FROM crowd_feature_layers;
 DELETE FROM crowd_snapshots;
 DELETE FROM segment_runs;
 DELETE FROM dispatch_cap_slots;

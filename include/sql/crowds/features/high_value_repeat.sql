@@ -1,9 +1,17 @@
 -- definition: members with >= min_orders paid orders in the lookback window (90, 180 or 365 days)
--- features: crowd_features of (sale_id, as_of); same members as ../high_value_repeat.sql
--- binds: sale_id, as_of, lookback, min_orders
+-- features: the gate's feature rows (gate layer over the day's base layer); same members as ../high_value_repeat.sql
+-- binds: sale_id, base_layer, gate_layer, as_of, lookback, min_orders
 SELECT f.customer_id
-FROM crowd_features f
-WHERE f.sale_id = :sale_id AND f.as_of = :as_of
-  AND f.member_since <= :as_of
+FROM (
+    -- the gate row of a customer if the gate layer has one, else the day's base row (features.py)
+    SELECT g.* FROM crowd_feature_rows g
+    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
+    UNION ALL
+    SELECT b.* FROM crowd_feature_rows b
+    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
+      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
+                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+) f
+WHERE f.member_since <= :as_of
   AND (CASE :lookback WHEN 90 THEN f.paid_orders_90 WHEN 180 THEN f.paid_orders_180
                       WHEN 365 THEN f.paid_orders_365 END) >= :min_orders

@@ -1,10 +1,18 @@
 -- definition: paid >= min_amount in the years_back (1-3) calendar years before the gate's year and no paid order since lapsed_since
--- features: crowd_features of (sale_id, as_of); same members as ../lapsed_high_value_years.sql
--- binds: sale_id, as_of, years_back, min_amount, lapsed_since
+-- features: the gate's feature rows (gate layer over the day's base layer); same members as ../lapsed_high_value_years.sql
+-- binds: sale_id, base_layer, gate_layer, as_of, years_back, min_amount, lapsed_since
 SELECT f.customer_id
-FROM crowd_features f
-WHERE f.sale_id = :sale_id AND f.as_of = :as_of
-  AND (f.paid_amount_y1 IS NOT NULL
+FROM (
+    -- the gate row of a customer if the gate layer has one, else the day's base row (features.py)
+    SELECT g.* FROM crowd_feature_rows g
+    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
+    UNION ALL
+    SELECT b.* FROM crowd_feature_rows b
+    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
+      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
+                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+) f
+WHERE (f.paid_amount_y1 IS NOT NULL
     OR (:years_back >= 2 AND f.paid_amount_y2 IS NOT NULL)
     OR (:years_back >= 3 AND f.paid_amount_y3 IS NOT NULL))
   AND COALESCE(f.paid_amount_y1, 0)

@@ -1,8 +1,16 @@
 -- definition: cart/favourite/coupon claim since intent_since (<= 30 days) and no paid order since then
--- features: crowd_features of (sale_id, as_of); same members as ../last_push.sql
--- binds: sale_id, as_of, intent_since
+-- features: the gate's feature rows (gate layer over the day's base layer); same members as ../last_push.sql
+-- binds: sale_id, base_layer, gate_layer, as_of, intent_since
 SELECT f.customer_id
-FROM crowd_features f
-WHERE f.sale_id = :sale_id AND f.as_of = :as_of
-  AND f.last_cfc_at >= :intent_since
+FROM (
+    -- the gate row of a customer if the gate layer has one, else the day's base row (features.py)
+    SELECT g.* FROM crowd_feature_rows g
+    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
+    UNION ALL
+    SELECT b.* FROM crowd_feature_rows b
+    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
+      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
+                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+) f
+WHERE f.last_cfc_at >= :intent_since
   AND (f.last_paid_at IS NULL OR f.last_paid_at < :intent_since)

@@ -1,15 +1,21 @@
--- definition: no paid order as of the moment (features), last visit in [last_visit_from, last_visit_to): visits read from last_visit_from only (EPOCH for the lapsed band)
--- features: crowd_features of (sale_id, as_of); same members as ../new_by_recency.sql
--- binds: sale_id, as_of, last_visit_from, last_visit_to
+-- definition: no paid order as of the moment (gate's feature rows), last visit in [last_visit_from, last_visit_to): visits read from last_visit_from only (EPOCH for the lapsed band)
+-- features: the gate's feature rows (gate layer over the day's base layer); same members as ../new_by_recency.sql
+-- binds: sale_id, base_layer, gate_layer, as_of, last_visit_from, last_visit_to
 SELECT e.customer_id
 FROM events e
 WHERE e.event_type = 'visit'
   AND e.occurred_at >= :last_visit_from AND e.occurred_at <= :as_of
-  AND NOT EXISTS (
-      SELECT 1 FROM crowd_features f
-      WHERE f.sale_id = :sale_id AND f.as_of = :as_of
-        AND f.customer_id = e.customer_id
-        AND f.first_paid_at IS NOT NULL
-  )
 GROUP BY e.customer_id
 HAVING MAX(e.occurred_at) < :last_visit_to
+EXCEPT
+SELECT f.customer_id
+FROM (
+    SELECT g.* FROM crowd_feature_rows g
+    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
+    UNION ALL
+    SELECT b.* FROM crowd_feature_rows b
+    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
+      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
+                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+) f
+WHERE f.first_paid_at IS NOT NULL

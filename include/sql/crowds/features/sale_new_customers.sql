@@ -1,7 +1,15 @@
 -- definition: first paid order ever in [start, end)
--- features: crowd_features of (sale_id, as_of); same members as ../sale_new_customers.sql
--- binds: sale_id, as_of, start, end
+-- features: the gate's feature rows (gate layer over the day's base layer); same members as ../sale_new_customers.sql
+-- binds: sale_id, base_layer, gate_layer, as_of, start, end
 SELECT f.customer_id
-FROM crowd_features f
-WHERE f.sale_id = :sale_id AND f.as_of = :as_of
-  AND f.first_paid_at >= :start AND f.first_paid_at < :end
+FROM (
+    -- the gate row of a customer if the gate layer has one, else the day's base row (features.py)
+    SELECT g.* FROM crowd_feature_rows g
+    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
+    UNION ALL
+    SELECT b.* FROM crowd_feature_rows b
+    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
+      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
+                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+) f
+WHERE f.first_paid_at >= :start AND f.first_paid_at < :end

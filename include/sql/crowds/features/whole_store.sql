@@ -1,7 +1,15 @@
 -- definition: known to the shop as of the moment
--- features: crowd_features of (sale_id, as_of); same members as ../whole_store.sql
--- binds: sale_id, as_of
+-- features: the gate's feature rows (gate layer over the day's base layer); same members as ../whole_store.sql
+-- binds: sale_id, base_layer, gate_layer, as_of
 SELECT f.customer_id
-FROM crowd_features f
-WHERE f.sale_id = :sale_id AND f.as_of = :as_of
-  AND f.is_known = 1
+FROM (
+    -- the gate row of a customer if the gate layer has one, else the day's base row (features.py)
+    SELECT g.* FROM crowd_feature_rows g
+    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
+    UNION ALL
+    SELECT b.* FROM crowd_feature_rows b
+    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
+      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
+                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+) f
+WHERE f.known_since <= :as_of

@@ -133,10 +133,13 @@ def snapshot_and_publish(engine: Engine, *, sale_id: str, reference_day: date, t
                          day_to: date, active_rv_days: int, run_key: str, validated_at: datetime,
                          raise_on_failure: bool = False) -> dict:
     """Compute, validate (both suites), publish if valid; the summary holds counts and keys only."""
+    sink: dict = {}       # a single day's warm-up comes from the snapshot's own query (state path)
     df = compute_snapshot(engine, sale_id=sale_id, reference_day=reference_day, tz=tz, day_from=day_from,
-                          day_to=day_to, active_rv_days=active_rv_days, run_key=run_key)
-    warm = compute_warmup(engine, sale_id=sale_id, reference_day=reference_day, tz=tz, day_from=day_from,
-                          day_to=day_to, run_key=run_key)
+                          day_to=day_to, active_rv_days=active_rv_days, run_key=run_key, warmup_sink=sink)
+    warm = sink.get("frame")
+    if warm is None:
+        warm = compute_warmup(engine, sale_id=sale_id, reference_day=reference_day, tz=tz, day_from=day_from,
+                              day_to=day_to, run_key=run_key, active_rv_days=active_rv_days)
     days = (day_to - day_from).days + 1
     outcome = validate_frame(df, SNAPSHOT_SUITE, params={"expected_rows": len(CROWDS)}).merge(
         validate_frame(warm, WARMUP_SUITE, params={"expected_rows": len(WARMUP_CROWDS) * days},

@@ -429,7 +429,12 @@ def test_caps_across_strategies_and_reminder_caps(engine, playbook, gateway):
     assert slots == 20
 
 
-def test_optout_blacklist_consent_rechecked_at_send(engine, playbook, gateway):
+@pytest.mark.parametrize("page", [50_000, 7])
+def test_optout_blacklist_consent_rechecked_at_send(engine, playbook, gateway, monkeypatch, page):
+    # page 7: the crowd is read, rechecked and batched in 6 pages (memory flat in the crowd size)
+    import dacu.dispatch.dispatcher as dispatcher
+
+    monkeypatch.setattr(dispatcher, "CROWD_PAGE", page)
     ids = add_customers(engine, 40)
     segment(engine, "peak_morning", ids, "2027-06-19 10:00")
     with engine.begin() as conn:                     # changes between segment and send
@@ -443,9 +448,10 @@ def test_optout_blacklist_consent_rechecked_at_send(engine, playbook, gateway):
             opted_out_at=datetime(2027, 6, 19, 3, 0)))
     res = dispatch_strategy(engine, playbook, "peak_morning", "r1", local("2027-06-19 10:00"), gateway_url=gateway.url)
     assert res["skipped"] == {"opted_out": 10, "blacklisted": 6, "no_consent": 4, "no_mobile": 2}
-    assert res["sent"] == 80 - 22
+    assert res["sent"] == 80 - 22 and res["recipients"] == 40
     sent_to = {gateway.state.accepted[k].recipient for k in accepted(gateway)}
     assert not ({mobile(i) for i in range(14)} & sent_to) and mobile(15) in sent_to
+    assert len(accepted(gateway)) == res["sent"] and max(gateway.state.deliveries.values()) == 1
 
 
 def dry_reasons(engine, strategy_id: str) -> dict[str, int]:

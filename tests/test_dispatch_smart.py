@@ -71,7 +71,11 @@ def _shop(engine) -> list[str]:
     return ids
 
 
-def test_smart_buckets_sent_hour_by_hour_exactly_once(engine, smart_playbook):
+@pytest.mark.parametrize("page", [50_000, 3])
+def test_smart_buckets_sent_hour_by_hour_exactly_once(engine, smart_playbook, monkeypatch, page):
+    import dacu.dispatch.dispatcher as dispatcher
+
+    monkeypatch.setattr(dispatcher, "CROWD_PAGE", page)   # 3: buckets summed over the crowd's pages
     ids = _shop(engine)
     segment(engine, "peak_smart", ids, "2027-06-19 10:00")
     expect = {ids[0]: 14, ids[1]: 19, ids[2]: 10, ids[3]: 10, ids[4]: 10, ids[5]: 10, ids[6]: 11, ids[7]: 19}

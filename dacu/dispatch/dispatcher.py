@@ -10,7 +10,6 @@ its logs or errors.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time as _time
@@ -34,6 +33,7 @@ log = logging.getLogger(__name__)
 
 GATEWAY_CHANNELS = ("sms", "inapp")
 RECEIPT_PAGE = 5000      # keys per receipt lookup (gateway /v1/status) and per ledger update
+CROWD_PAGE = 50_000      # crowd members read, rechecked and batched at a time (memory flat in the crowd size)
 TEXT_CACHE = 4096        # rendered texts kept per call, by (nick, channel)
 
 
@@ -197,31 +197,33 @@ class _Run:
         started = _time.monotonic()     # for msg/s and ETA only; no decision uses it
         phases = self.phases
         try:
-            members, holdouts, dropped, crowd_skipped = self._recipients()
-            phases["recipients"] = _time.monotonic() - started
-            everyone = sorted(members | holdouts | set(dropped))
+            total = self._crowd_size()
+            recipients, crowd_skipped = 0, Counter()
             per_batch = max(1, self.db_batch // len(p.channels))
-            chunks = [everyone[i:i + per_batch] for i in range(0, len(everyone), per_batch)]
-            # The crowd (a million ids and rows at 1M) lives for the whole call: frozen, the
-            # cyclic GC stops re-walking it on every collection the batches' allocations trigger.
-            gc.freeze()
             done = 0
+            # Page by page through the frozen crowd (CROWD_PAGE ids in the database's order): the
+            # recheck, smart buckets and batches of one page, so memory stays flat in the crowd size.
             # Batches hold disjoint customers, so a few run at once: one batch's database work
             # overlaps another's gateway calls. The window is small to keep memory flat.
             with ThreadPoolExecutor(max_workers=self.parallel_batches, thread_name_prefix="dacu-batch") as bx:
                 window: list = []
-                for chunk in chunks:
-                    window.append((len(chunk), bx.submit(self._batch, chunk, holdouts, dropped)))
-                    if len(window) >= self.parallel_batches:
-                        n, f = window.pop(0)
-                        f.result()
-                        done += n
-                        self._progress(done, len(everyone), started)
+                for members, holdouts, dropped, skipped in self._recipient_pages():
+                    recipients += len(members) + len(holdouts) + len(dropped)
+                    crowd_skipped.update(skipped)
+                    everyone = sorted(members | holdouts | set(dropped))
+                    for i in range(0, len(everyone), per_batch):
+                        chunk = everyone[i:i + per_batch]
+                        window.append((len(chunk), bx.submit(self._batch, chunk, holdouts, dropped)))
+                        if len(window) >= self.parallel_batches:
+                            n, f = window.pop(0)
+                            f.result()
+                            done += n
+                            self._progress(done, total, started)
                 for n, f in window:
                     f.result()
                     done += n
-                    self._progress(done, len(everyone), started)
-            phases["batches"] = _time.monotonic() - started - phases["recipients"]
+                    self._progress(done, total, started)
+            phases["batches"] = _time.monotonic() - started - phases.get("recipients", 0.0)
             if not self.dry_run:
                 t = _time.monotonic()
                 self._reconcile(reconcile_rounds)
@@ -231,9 +233,8 @@ class _Run:
                     self._receipts()
                     phases["receipts"] = _time.monotonic() - t
             seconds = _time.monotonic() - started
-            return self._summary(len(members) + len(holdouts) + len(dropped), crowd_skipped, seconds)
+            return self._summary(recipients, {k: v for k, v in crowd_skipped.items() if v}, seconds)
         finally:
-            gc.unfreeze()
             if self._pool:
                 self._pool.shutdown(wait=True)
             for conn in self._conns:
@@ -250,30 +251,46 @@ class _Run:
             self._conns.append(conn)              # list.append is atomic; closed at the end of the call
         return ledger.transaction(conn)
 
-    def _recipients(self) -> tuple[set[str], set[str], dict[str, str], dict[str, int]]:
-        """(treated ids to send, holdout ids, {dropped id: reason}, crowd recheck counts)."""
+    def _crowd_size(self) -> int:
+        p = self.p
+        with self.engine.connect() as conn:
+            return int(conn.execute(sql("dispatch/snapshot_count"), {"sale_id": p.sale_id, "strategy_id": p.strategy.id,
+                                                             "run_key": p.run_key}).scalar() or 0)
+
+    def _recipient_pages(self):
+        """Per page of the frozen crowd: (treated ids to send, holdout ids, {dropped id: reason},
+        crowd recheck counts)."""
         from dacu.crowds.freshness import recheck_at_send   # the crowd library's send-time recheck
 
         p = self.p
-        with self.engine.connect() as conn:
-            rows = ledger.raw_rows(conn, "snapshot_rows",
-                                   {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key})
-        if self.shard is not None:
-            i, n = self.shard
-            rows = [r for r in rows if zlib.crc32(r.customer_id.encode()) % n == i]
-        treated = {r.customer_id for r in rows if not r.is_holdout}
-        holdouts = {r.customer_id for r in rows if r.is_holdout}
-        to_send, skipped = recheck_at_send(self.engine, p.sale_id, p.strategy.id, p.run_key, p.send_time,
-                                           skip_paid_since=p.msg_class != "notice")
-        keep = set(to_send) & treated
-        # The recheck gives counts per reason; the ledger needs a reason per key: the contact
-        # rules below name it, anything else the recheck dropped is "paid since the segment".
-        dropped = {cid: "paid_since_segment" for cid in treated - keep}
-        if p.smart and not self.dry_run:
-            due = self._smart_due(treated | holdouts)
-            keep, holdouts = keep & due, holdouts & due
-            dropped = {cid: r for cid, r in dropped.items() if cid in due}
-        return keep, holdouts, dropped, {k: v for k, v in skipped.items() if v}
+        binds = {"sale_id": p.sale_id, "strategy_id": p.strategy.id, "run_key": p.run_key, "page": CROWD_PAGE}
+        after = ""
+        self.phases.setdefault("recipients", 0.0)
+        while True:
+            t = _time.monotonic()
+            with self.engine.connect() as conn:
+                rows = ledger.raw_rows(conn, "snapshot_rows", {**binds, "after": after})
+            if not rows:
+                return
+            first, after = rows[0].customer_id, rows[-1].customer_id
+            if self.shard is not None:
+                i, n = self.shard
+                rows = [r for r in rows if zlib.crc32(r.customer_id.encode()) % n == i]
+            treated = {r.customer_id for r in rows if not r.is_holdout}
+            holdouts = {r.customer_id for r in rows if r.is_holdout}
+            del rows
+            to_send, skipped = recheck_at_send(self.engine, p.sale_id, p.strategy.id, p.run_key, p.send_time,
+                                               skip_paid_since=p.msg_class != "notice", id_range=(first, after))
+            keep = set(to_send) & treated
+            # The recheck gives counts per reason; the ledger needs a reason per key: the contact
+            # rules below name it, anything else the recheck dropped is "paid since the segment".
+            dropped = {cid: "paid_since_segment" for cid in treated - keep}
+            if p.smart and not self.dry_run:
+                due = self._smart_due(treated | holdouts)
+                keep, holdouts = keep & due, holdouts & due
+                dropped = {cid: r for cid, r in dropped.items() if cid in due}
+            self.phases["recipients"] += _time.monotonic() - t
+            yield keep, holdouts, dropped, skipped
 
     def _smart_due(self, everyone: set[str]) -> set[str]:
         """Smart timing: the customers whose hour bucket has opened by the send time. The
@@ -290,10 +307,17 @@ class _Run:
         due = {cid for cid, h in buckets.items() if opens[h] <= p.send_time}
         later = sorted(m for m in opens.values() if m > p.send_time)
         per_hour = sorted(Counter(buckets.values()).items())
-        self.smart_info = {"hours": [hours[0], hours[-1]], "buckets": {f"{h:02d}": n for h, n in per_hour},
-                           "due": len(due), "later": len(ids) - len(due),
-                           "next_bucket_at": later[0].isoformat() if later else None,
-                           "with_visits": len(best)}
+        info = self.smart_info or {"hours": [hours[0], hours[-1]], "buckets": {}, "due": 0, "later": 0,
+                                   "next_bucket_at": None, "with_visits": 0}
+        for h, n in per_hour:                   # summed over the crowd's pages
+            info["buckets"][f"{h:02d}"] = info["buckets"].get(f"{h:02d}", 0) + n
+        info["buckets"] = dict(sorted(info["buckets"].items()))
+        info["due"] += len(due)
+        info["later"] += len(ids) - len(due)
+        info["with_visits"] += len(best)
+        if later and (info["next_bucket_at"] is None or later[0].isoformat() < info["next_bucket_at"]):
+            info["next_bucket_at"] = later[0].isoformat()
+        self.smart_info = info
         return due
 
     # ---- one ledger batch --------------------------------------------------------------------

@@ -1,5 +1,5 @@
 -- definition: treated customers of a segment run who cannot be messaged at send time, with the first reason: blacklisted, opted_out (opted_out_at <= send time), no_channel (no channel of the run consented and reachable)
--- binds: sale_id, strategy_id, run_key, send_time, use_sms, use_email, use_inapp
+-- binds: sale_id, strategy_id, run_key, send_time, use_sms, use_email, use_inapp, ranged, id_from, id_to (ranged = 1: only ids in [id_from, id_to], a dispatcher page)
 SELECT c.customer_id,
        CASE
            WHEN c.blacklisted = TRUE THEN 'blacklisted'
@@ -10,6 +10,7 @@ FROM crowd_snapshots s
 JOIN customers c ON c.customer_id = s.customer_id
 WHERE s.sale_id = :sale_id AND s.strategy_id = :strategy_id AND s.run_key = :run_key
   AND s.is_holdout = FALSE
+  AND (:ranged = 0 OR (s.customer_id >= :id_from AND s.customer_id <= :id_to))
   AND (c.blacklisted = TRUE
     OR c.opted_out_at <= :send_time
     OR NOT (

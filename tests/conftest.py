@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pathlib
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -53,6 +54,38 @@ def _new_pg_database():
 def _drop_pg_database(name: str) -> None:
     with _pg_admin() as cx:
         cx.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _require_pg() -> None:
+    try:
+        with _pg_admin():
+            pass
+    except Exception:
+        if os.environ.get("DACU_REQUIRE_PG", "1") == "1":
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable (set DACU_REQUIRE_PG=0 to skip)")
+        pytest.skip("PostgreSQL not reachable")
+
+
+@contextmanager
+def module_warehouse(backend: str, folder: pathlib.Path):
+    """An engine on a warehouse of its own with the schema created (SQLite: a file in ``folder``;
+    PostgreSQL: a new database, dropped after): for module-scoped fixtures that many tests share."""
+    from dacu.warehouse import init_schema, make_engine
+
+    name = None
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'warehouse.db'}"
+    else:
+        _require_pg()
+        name, url = _new_pg_database()
+    eng = make_engine(url)
+    try:
+        init_schema(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        if name:
+            _drop_pg_database(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

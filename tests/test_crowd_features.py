@@ -4,7 +4,6 @@ gate moments, on SQLite and PostgreSQL; plus the build cache: reuse, staleness, 
 """
 from __future__ import annotations
 
-import os
 import threading
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -73,29 +72,13 @@ VARIANTS: list[tuple[str, dict]] = [
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def shop(request, tmp_path_factory):
     """A generated 2,000-customer shop per backend, shared by the module."""
-    from conftest import _drop_pg_database, _new_pg_database, _pg_admin
+    from conftest import module_warehouse
 
     from dacu.synth.generate import generate, load_playbook_file
-    from dacu.warehouse import init_schema, make_engine
 
-    if request.param == "sqlite":
-        url, name = f"sqlite:///{tmp_path_factory.mktemp('features') / 'warehouse.db'}", None
-    else:
-        try:
-            with _pg_admin():
-                pass
-        except Exception:
-            if os.environ.get("DACU_REQUIRE_PG", "1") == "1":
-                pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable (set DACU_REQUIRE_PG=0 to skip)")
-            pytest.skip("PostgreSQL not reachable")
-        name, url = _new_pg_database()
-    eng = make_engine(url)
-    init_schema(eng)
-    generate(eng, customers=2000, seed=7, playbook=load_playbook_file(PLAYBOOK))
-    yield eng
-    eng.dispose()
-    if name:
-        _drop_pg_database(name)
+    with module_warehouse(request.param, tmp_path_factory.mktemp("features")) as eng:
+        generate(eng, customers=2000, seed=7, playbook=load_playbook_file(PLAYBOOK))
+        yield eng
 
 
 def _ref(crowd: str, params: dict) -> CrowdRef:

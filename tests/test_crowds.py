@@ -8,7 +8,6 @@ reference day 2027-05-24.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import date, datetime
 from types import SimpleNamespace
@@ -371,27 +370,10 @@ SCENARIOS["new_by_recency_lapsed"] = ("new_by_recency", {"band": "lapsed"}, _REC
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def wh(request, tmp_path_factory):
-    from conftest import _drop_pg_database, _new_pg_database, _pg_admin
+    from conftest import module_warehouse
 
-    from dacu.warehouse import init_schema, make_engine
-
-    if request.param == "sqlite":
-        url, name = f"sqlite:///{tmp_path_factory.mktemp('crowds') / 'warehouse.db'}", None
-    else:
-        try:
-            with _pg_admin():
-                pass
-        except Exception:
-            if os.environ.get("DACU_REQUIRE_PG", "1") == "1":
-                pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable (set DACU_REQUIRE_PG=0 to skip)")
-            pytest.skip("PostgreSQL not reachable")
-        name, url = _new_pg_database()
-    eng = make_engine(url)
-    init_schema(eng)
-    yield eng
-    eng.dispose()
-    if name:
-        _drop_pg_database(name)
+    with module_warehouse(request.param, tmp_path_factory.mktemp("crowds")) as eng:
+        yield eng
 
 
 def test_every_catalogue_crowd_has_a_scenario_and_a_documented_sql_file():

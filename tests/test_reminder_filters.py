@@ -12,7 +12,6 @@ Gate moment: 2027-06-19 20:00 Asia/Shanghai; the orders were placed at 19:30
 """
 from __future__ import annotations
 
-import os
 import textwrap
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -70,28 +69,11 @@ def load(engine) -> None:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def wh(request, tmp_path_factory):
-    from conftest import _drop_pg_database, _new_pg_database, _pg_admin
+    from conftest import module_warehouse
 
-    from dacu.warehouse import init_schema, make_engine
-
-    if request.param == "sqlite":
-        url, name = f"sqlite:///{tmp_path_factory.mktemp('filters') / 'warehouse.db'}", None
-    else:
-        try:
-            with _pg_admin():
-                pass
-        except Exception:
-            if os.environ.get("DACU_REQUIRE_PG", "1") == "1":
-                pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable (set DACU_REQUIRE_PG=0 to skip)")
-            pytest.skip("PostgreSQL not reachable")
-        name, url = _new_pg_database()
-    eng = make_engine(url)
-    init_schema(eng)
-    load(eng)
-    yield eng
-    eng.dispose()
-    if name:
-        _drop_pg_database(name)
+    with module_warehouse(request.param, tmp_path_factory.mktemp("filters")) as eng:
+        load(eng)
+        yield eng
 
 
 def members(engine, params: dict, group: str) -> set[str]:

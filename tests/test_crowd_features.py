@@ -302,3 +302,21 @@ def test_concurrent_builds_of_one_gate_build_once(shop):
     assert sum(r.base_built for r in results) == 1 and sum(r.gate_built for r in results) == 1
     assert len({(r.rows, r.gate_rows) for r in results}) == 1
     assert _rows(shop, base_layer(ctx)) == results[0].rows and _rows(shop, gate_layer(ctx)) == results[0].gate_rows
+
+
+def test_feature_files_include_the_one_gate_rows_block():
+    """The gate's feature rows are written once (gate_rows.sql) and included where a file reads them."""
+    from dacu.paths import SQL_DIR
+    from dacu.warehouse.sqlfiles import sql_text
+
+    block = [line for line in sql_text("crowds/features/gate_rows").splitlines() if not line.lstrip().startswith("--")]
+    including = [p for p in sorted((SQL_DIR / "crowds" / "features").glob("*.sql"))
+                 if "-- @include crowds/features/gate_rows" in p.read_text(encoding="utf-8")]
+    assert len(including) >= 20
+    for p in including:
+        raw = p.read_text(encoding="utf-8").splitlines()
+        marker = next(line for line in raw if "-- @include" in line)
+        indent = marker[:len(marker) - len(marker.lstrip())]
+        text = sql_text(f"crowds/features/{p.stem}")
+        assert "@include" not in text, p.name
+        assert "\n".join(indent + line[4:] for line in block) in text, p.name

@@ -7,13 +7,7 @@ SELECT DISTINCT c.customer_id
 FROM (
     SELECT DISTINCT e.customer_id, COALESCE(e.category, s.category) AS category
     FROM (
-        SELECT g.* FROM crowd_feature_rows g
-        WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
-        UNION ALL
-        SELECT b.* FROM crowd_feature_rows b
-        WHERE b.sale_id = :sale_id AND b.layer = :base_layer
-          AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
-                          WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+        -- @include crowds/features/gate_rows: the gate row of a customer if the gate layer has one, else the day's base row
     ) f
     JOIN events e
       ON e.customer_id = f.customer_id

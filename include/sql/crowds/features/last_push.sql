@@ -3,14 +3,7 @@
 -- binds: sale_id, base_layer, gate_layer, as_of, intent_since
 SELECT f.customer_id
 FROM (
-    -- the gate row of a customer if the gate layer has one, else the day's base row (features.py)
-    SELECT g.* FROM crowd_feature_rows g
-    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
-    UNION ALL
-    SELECT b.* FROM crowd_feature_rows b
-    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
-      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
-                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+    -- @include crowds/features/gate_rows: the gate row of a customer if the gate layer has one, else the day's base row
 ) f
 WHERE f.last_cfc_at >= :intent_since
   AND (f.last_paid_at IS NULL OR f.last_paid_at < :intent_since)

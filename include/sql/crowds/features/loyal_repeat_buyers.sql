@@ -3,14 +3,7 @@
 -- binds: sale_id, base_layer, gate_layer, as_of, lookback, min_orders
 SELECT f.customer_id
 FROM (
-    -- the gate row of a customer if the gate layer has one, else the day's base row (features.py)
-    SELECT g.* FROM crowd_feature_rows g
-    WHERE g.sale_id = :sale_id AND g.layer = :gate_layer
-    UNION ALL
-    SELECT b.* FROM crowd_feature_rows b
-    WHERE b.sale_id = :sale_id AND b.layer = :base_layer
-      AND NOT EXISTS (SELECT 1 FROM crowd_feature_rows d
-                      WHERE d.sale_id = :sale_id AND d.layer = :gate_layer AND d.customer_id = b.customer_id)
+    -- @include crowds/features/gate_rows: the gate row of a customer if the gate layer has one, else the day's base row
 ) f
 WHERE (CASE :lookback WHEN 90 THEN f.paid_orders_90 WHEN 180 THEN f.paid_orders_180
                       WHEN 365 THEN f.paid_orders_365 END) >= :min_orders

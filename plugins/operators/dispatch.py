@@ -68,7 +68,23 @@ def _event_moment(event: Any) -> str | None:
     return None
 
 
-class DispatchOperator(BaseOperator):
+class _SendingOperator(BaseOperator):
+    """What the two sending operators share: the playbook, strategy and gate, and the
+    Airflow connections of the channel gateway and the SMTP server (never credentials in code)."""
+
+    template_fields: Sequence[str] = ("playbook", "strategy_id", "gate", "gateway_conn_id", "smtp_conn_id")
+
+    def __init__(self, *, playbook: str, strategy_id: str, gate: str,
+                 gateway_conn_id: str = "dacu_sms_gateway", smtp_conn_id: str = "dacu_smtp", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.playbook = playbook
+        self.strategy_id = strategy_id
+        self.gate = gate
+        self.gateway_conn_id = gateway_conn_id
+        self.smtp_conn_id = smtp_conn_id
+
+
+class DispatchOperator(_SendingOperator):
     """Sends one strategy's segment of this gate through its channels.
 
     Every message has a deterministic key reserved in the ledger before the
@@ -83,17 +99,7 @@ class DispatchOperator(BaseOperator):
     left reserved fail the task so Airflow retries them under the same keys.
     """
 
-    template_fields: Sequence[str] = ("playbook", "strategy_id", "gate", "gateway_conn_id", "smtp_conn_id")
     ui_color = "#fecdd3"
-
-    def __init__(self, *, playbook: str, strategy_id: str, gate: str,
-                 gateway_conn_id: str = "dacu_sms_gateway", smtp_conn_id: str = "dacu_smtp", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.playbook = playbook
-        self.strategy_id = strategy_id
-        self.gate = gate
-        self.gateway_conn_id = gateway_conn_id
-        self.smtp_conn_id = smtp_conn_id
 
     def execute(self, context: Any, send_time: str | None = None, passes: list | None = None) -> dict:
         from dacu.dispatch import dispatch_strategy
@@ -137,7 +143,7 @@ class DispatchOperator(BaseOperator):
         return self.execute(context, send_time=send_time or _event_moment(event), passes=passes)
 
 
-class PaymentReminderOperator(BaseOperator):
+class PaymentReminderOperator(_SendingOperator):
     """Payment reminders (催付) of one ``kind: payment_reminder`` strategy with a form-3 ``when``.
 
     Started at the strategy's daily gate, it works through the day's slice of the
@@ -148,17 +154,7 @@ class PaymentReminderOperator(BaseOperator):
     nothing new. Backfills and ``dry_run`` walk the ticks without sending.
     """
 
-    template_fields: Sequence[str] = ("playbook", "strategy_id", "gate", "gateway_conn_id", "smtp_conn_id")
     ui_color = "#fde68a"
-
-    def __init__(self, *, playbook: str, strategy_id: str, gate: str,
-                 gateway_conn_id: str = "dacu_sms_gateway", smtp_conn_id: str = "dacu_smtp", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.playbook = playbook
-        self.strategy_id = strategy_id
-        self.gate = gate
-        self.gateway_conn_id = gateway_conn_id
-        self.smtp_conn_id = smtp_conn_id
 
     def execute(self, context: Any, tick: str | None = None, totals: dict | None = None) -> dict:
         from dacu.dispatch.reminders import remind_unpaid

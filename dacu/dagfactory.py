@@ -6,10 +6,11 @@ playbook file and nothing else: no database, no network.
 
 Phase DAG ``<sale>__<phase>``: ticks daily at 00:00 sale-local from the phase's
 first day to its last (schedule-driven: unpaused, it runs by itself through the
-sale; backfillable). Each run plans its sale day, then per gate time a task
-group: a deferrable time-sensor gate, then one segment task per crowd strategy
-that can fire at that gate. Strategies not due that day are skipped with the
-reason.
+sale; backfillable). Each run plans its sale day, builds the day's crowd
+features (``crowd_features``: the base layer and the due crowds' history parts,
+docs/crowds.md), then per gate time a task group: a deferrable time-sensor gate,
+then one segment task per crowd strategy that can fire at that gate (after
+``crowd_features``). Strategies not due that day are skipped with the reason.
 
 Metrics DAG ``<sale>__metrics``: daily at 01:00 sale-local over the sale's
 window; each run snapshots the previous sale day.
@@ -53,7 +54,7 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
         SceneTaskOperator,
         SendApprovalOperator,
     )
-    from operators.segment import SegmentAudienceOperator
+    from operators.segment import CrowdFeaturesOperator, SegmentAudienceOperator
 
     sale = playbook.sale
     phase = playbook.phase(phase_id)
@@ -86,6 +87,7 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
             # Before the phase's first send: coupons, budget and carriers once more.
             preflight = PhasePreflightOperator(task_id="preflight", playbook=playbook_name, phase_id=phase_id)
             plan >> preflight
+        features = None
         crowd_by_gate: dict[str, list] = {gate_key(t): [] for t in playbook.gate_times(phase_id)}
         scene_by_gate: dict[str, list] = {g: [] for g in crowd_by_gate}
         for strategy in crowd_strategies(playbook, phase_id):
@@ -107,12 +109,19 @@ def build_phase_dag(playbook, playbook_name: str, phase_id: str):
                         # Event-driven reminders: a micro-batch every N minutes through the day's window.
                         gate >> PaymentReminderOperator(task_id=f"remind__{strategy.id}", **common)
                         continue
+                    if features is None:
+                        # The day's crowd features (base layer + history parts of the due crowds),
+                        # built once after the plan, before any segment task of the day.
+                        features = CrowdFeaturesOperator(task_id="crowd_features", playbook=playbook_name,
+                                                         task_group=dag.task_group)
+                        plan >> features
                     segment = SegmentAudienceOperator(task_id=f"segment__{strategy.id}", **common)
                     # A large send (recipients or cost over the playbook's thresholds) waits for a person.
                     approve = SendApprovalOperator(task_id=f"approve__{strategy.id}", **common,
                                                    response_timeout=timedelta(hours=2))
                     dispatch = DispatchOperator(task_id=f"dispatch__{strategy.id}", **common)
                     gate >> segment >> approve >> dispatch
+                    features >> segment
                 for strategy in scene_by_gate[g]:
                     # A person does it in the back office and confirms here; unanswered by the
                     # next day it is recorded as not done.

@@ -205,7 +205,8 @@ def _connection_env_names() -> set[str]:
     """AIRFLOW_CONN_* names of the connection ids the operators and dacu.warehouse look up."""
     from dacu.warehouse.connect import DEFAULT_CONN_ID
 
-    dispatch = _operator_defaults(ROOT / "plugins" / "operators" / "dispatch.py", "DispatchOperator")
+    # the sending operators share their constructor (_SendingOperator)
+    dispatch = _operator_defaults(ROOT / "plugins" / "operators" / "dispatch.py", "_SendingOperator")
     ids = {DEFAULT_CONN_ID, dispatch["gateway_conn_id"], dispatch["smtp_conn_id"]}
     return {f"AIRFLOW_CONN_{i.upper()}" for i in ids}
 

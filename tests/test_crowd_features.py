@@ -157,13 +157,31 @@ def _edge_rows() -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     # presale still open at the gate; its balance is paid after the gate
     order("edge-o6", "edge-6", _utc(2027, 6, 1, 12), None, presale=True, deposit=_utc(2027, 6, 1, 12),
           balance=just_after)
-    ev = [{"customer_id": "edge-7", "event_type": "visit", "occurred_at": midnight},
+    # lapsed members (last paid 2026-06-18, a 面部护肤 item) whose category intent sits on the
+    # boundaries of the day's history part (before 00:00) and the gate's own events (00:00 .. as_of)
+    for i in range(8, 13):
+        cust.append({**cust[1], "customer_id": f"edge-{i}"})
+        order(f"edge-o{i}", f"edge-{i}", old, old)
+    order("edge-o12b", "edge-12", _utc(2027, 6, 19, 1), _utc(2027, 6, 19, 1))      # pays at 01:00: no longer lapsed
+    # open deposits on the history part's boundary: paid exactly at 00:00 (the gate's own range), and
+    # a microsecond before 00:00 with the balance paid exactly at the gate moment (no longer open then)
+    order("edge-o13", "edge-13", midnight, None, presale=True, deposit=midnight)
+    order("edge-o14", "edge-14", just_before, None, presale=True, deposit=just_before, balance=gate)
+    cust += [{**cust[1], "customer_id": f"edge-{i}"} for i in (13, 14)]
+    face, makeup = "面部护肤", "彩妆"
+    ev = [{"customer_id": "edge-8", "event_type": "visit", "occurred_at": just_before, "category": face},
+          {"customer_id": "edge-9", "event_type": "cart", "occurred_at": midnight, "category": face},
+          {"customer_id": "edge-10", "event_type": "favourite", "occurred_at": just_after, "category": face},
+          {"customer_id": "edge-11", "event_type": "visit", "occurred_at": gate, "category": makeup},
+          {"customer_id": "edge-12", "event_type": "visit", "occurred_at": just_before, "category": face},
+          {"customer_id": "edge-7", "event_type": "visit", "occurred_at": midnight},
           {"customer_id": "edge-7", "event_type": "cart", "occurred_at": gate},
           {"customer_id": "edge-1", "event_type": "favourite", "occurred_at": just_before},
           {"customer_id": "edge-2", "event_type": "cart", "occurred_at": just_after},
           {"customer_id": "edge-ghost", "event_type": "cart", "occurred_at": _utc(2027, 6, 19, 10)}]   # no customer row
     for i, e in enumerate(ev):
         e["event_id"] = 900_000_000 + i          # explicit: the generator COPYs ids past the sequence
+        e.setdefault("category", None)
     return cust, o, items, ev
 
 
@@ -191,6 +209,15 @@ def test_feature_path_exact_at_midnight_and_gate_moment(shop):
                 assert "edge-7" in ev_f.crowd(_ref("last_push", {}))
             else:
                 assert "edge-0" in paid and "edge-2" not in paid
+            # history part (before 00:00) + the gate's events (00:00 .. as_of), both sides of each boundary
+            lapsed = ev_f.crowd(_ref("lapsed_members_category_intent", {}))
+            interest = ev_f.crowd(_ref("category_interest", {"categories": ["面部护肤", "彩妆"]}))
+            assert {"edge-8", "edge-9"} <= lapsed and not {"edge-10", "edge-11"} & lapsed
+            assert ("edge-12" in lapsed) == (at.hour == 0)          # paid at 01:00: lapsed at 00:00 only
+            assert {"edge-8", "edge-9", "edge-12"} <= interest and "edge-10" not in interest
+            assert ("edge-11" in interest) == (at.hour == 20)
+            deposits = ev_f.crowd(_ref("deposit_paid_balance_unpaid", {"since": "2027-06-01"}))
+            assert "edge-13" in deposits and ("edge-14" in deposits) == (at.hour == 0)
     finally:
         with shop.begin() as conn:
             conn.execute(delete(order_items).where(order_items.c.sku_id == "SKU-EDGE"))
@@ -206,10 +233,10 @@ def _rows(shop, layer: str) -> int:
             (crowd_feature_rows.c.sale_id == SALE.sale_id) & (crowd_feature_rows.c.layer == layer))).scalar()
 
 
-def _layers(shop) -> set[str]:
+def _layers(shop, sale_id: str = SALE.sale_id) -> set[str]:
     with shop.connect() as conn:
         return {r.layer for r in conn.execute(select(crowd_feature_layers.c.layer).where(
-            crowd_feature_layers.c.sale_id == SALE.sale_id))}
+            crowd_feature_layers.c.sale_id == sale_id))}
 
 
 def test_build_is_reused_keyed_and_rebuilt_when_stale(shop):
@@ -320,3 +347,53 @@ def test_feature_files_include_the_one_gate_rows_block():
         text = sql_text(f"crowds/features/{p.stem}")
         assert "@include" not in text, p.name
         assert "\n".join(indent + line[4:] for line in block) in text, p.name
+
+
+def test_day_preparation_builds_base_and_history_parts_once(shop):
+    """prepare_crowd_day (the phase DAG's crowd_features task) builds the day's base layer and the
+    history parts of the playbook's crowds; the day's gates then build only their gate layer, read
+    the parts, and give the reference SQL's members. Parts are housekept with their day."""
+    from dacu.crowds import prepare_crowd_day
+    from dacu.crowds.evaluate import crowd_part
+    from dacu.crowds.features import ensure_part
+    from dacu.synth.generate import load_playbook_file
+    from dacu.warehouse.schema import crowd_part_rows
+
+    pb = load_playbook_file(PLAYBOOK)
+    ids = [s.id for s in pb.strategies if getattr(s, "crowd", None) is not None]
+    sale = SaleContext(pb.sale.id, pb.sale.reference_day, TZ)      # the playbook's own sale id
+    drop_features(shop, sale.sale_id)
+    out = prepare_crowd_day(shop, pb, ids, datetime(2027, 6, 19, 0, 0, tzinfo=TZ))
+    assert out["day"] == "2027-06-19" and out["base_built"] and out["parts"] >= 3
+    assert out["parts_built"] == out["parts"] and out["part_rows"] > 0
+    again = prepare_crowd_day(shop, pb, ids, datetime(2027, 6, 19, 9, 0, tzinfo=TZ))
+    assert not again["base_built"] and again["parts_built"] == 0 and again["part_rows"] == out["part_rows"]
+    parts = {layer for layer in _layers(shop, sale.sale_id) if layer.startswith("part:2027-06-19:")}
+    assert len(parts) == out["parts"]
+
+    at = datetime(2027, 6, 19, 20, 0, tzinfo=TZ)
+    ev, reference = GateEvaluator(shop, sale, at), GateEvaluator(shop, sale, at, features="off")
+    refs = [_ref("lapsed_members_category_intent", {"lapsed_days": 180, "intent_days": 30}),
+            _ref("category_interest", {"categories": ["护肤", "彩妆"], "intent_days": 30}),
+            _ref("presale_buyers_history", {"lookback_days": 730})]
+    ev.prefetch(refs)
+    for ref in refs:
+        part = crowd_part(ref, ev.ctx)
+        assert part is not None and part.layer in parts, ref.label()
+        assert ev.crowd(ref) == reference.crowd(ref), ref.label()
+        assert not ensure_part(shop, ev.ctx, part).built            # the day's task built it
+    assert ev.feature_build is not None and not ev.feature_build.base_built and ev.feature_build.gate_built
+    assert _layers(shop, sale.sale_id) - parts == {base_layer(ev.ctx), gate_layer(ev.ctx)}
+
+    # a preview reuses a current part; without one it runs the reference SQL (same members)
+    for ref in refs:
+        assert GateEvaluator(shop, sale, at, features="reuse").crowd(ref) == reference.crowd(ref)
+    drop_features(shop, sale.sale_id, day=date(2027, 6, 19))
+    with shop.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(crowd_part_rows).where(
+            crowd_part_rows.c.sale_id == sale.sale_id)).scalar() == 0
+    pv = GateEvaluator(shop, sale, at, features="reuse")
+    members = [_ref("members", {}), _ref("old_customers", {})]
+    pv.prefetch(refs + members)                                # no layers to reuse: every crowd by its SQL
+    assert all(pv.crowd(ref) == reference.crowd(ref) for ref in refs + members)
+    assert _layers(shop, sale.sale_id) == set()

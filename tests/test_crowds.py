@@ -25,8 +25,8 @@ from dacu.crowds.segment import preview_strategy, segment_gate, segment_strategy
 from dacu.crowds.snapshot import write_segment_snapshot
 from dacu.paths import SQL_DIR
 from dacu.warehouse.schema import (
-    coupon_grants, coupons, crowd_feature_layers, crowd_feature_rows, crowd_snapshots, customers, events, order_items,
-    orders, segment_runs, skus,
+    coupon_grants, coupons, crowd_feature_layers, crowd_feature_rows, crowd_part_rows, crowd_snapshots, customers,
+    events, order_items, orders, segment_runs, skus,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -107,6 +107,7 @@ def load(engine, rows: list[tuple]) -> None:
     gate moment is cleared too (a real load changes the data mark and the next gate rebuilds)."""
     with engine.begin() as conn:
         conn.execute(delete(crowd_feature_rows))
+        conn.execute(delete(crowd_part_rows))
         conn.execute(delete(crowd_feature_layers))
         for t in ("order_items", "orders", "events", "coupon_grants", "coupons", "skus", "customers",
                   "crowd_snapshots", "segment_runs"):

@@ -134,6 +134,7 @@ def test_phase_dag_shape(dagbag):
     dag = dagbag.dags["tmall_618_2027__peak"]
     ids = set(dag.task_ids)
     assert "plan_day" in ids
+    assert dag.get_task("crowd_features").upstream_task_ids == {"plan_day"}
     for strategy in crowd_strategies(pb, "peak"):
         for g in strategy_gates(pb, strategy):
             if strategy.kind == "payment_reminder" and strategy.when.form == 3:
@@ -141,6 +142,8 @@ def test_phase_dag_shape(dagbag):
                 assert f"{g}.gate" in dag.get_task(f"{g}.remind__{strategy.id}").upstream_task_ids
                 continue
             assert f"{g}.gate" in dag.get_task(f"{g}.segment__{strategy.id}").upstream_task_ids
+            # the day's crowd features (base layer, history parts) are built before any segment task
+            assert "crowd_features" in dag.get_task(f"{g}.segment__{strategy.id}").upstream_task_ids
             assert f"{g}.segment__{strategy.id}" in dag.get_task(f"{g}.approve__{strategy.id}").upstream_task_ids
             assert f"{g}.approve__{strategy.id}" in dag.get_task(f"{g}.dispatch__{strategy.id}").upstream_task_ids
     first = pb.phase("peak").days()[0]

@@ -64,3 +64,26 @@ def test_segment_skips_a_strategy_not_due_at_its_gate():
     op = SegmentAudienceOperator(task_id="s", playbook="tmall_618_2027.yaml", strategy_id="x", gate="g2000")
     with pytest.raises(AirflowSkipException, match="not due"):
         op.execute(_context(None, datetime(2027, 6, 19, tzinfo=SHANGHAI), plan=plan))
+
+
+def test_crowd_features_skips_a_day_without_segments_and_builds_the_day_otherwise(monkeypatch, tmp_path):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    import operators.segment as seg
+    from dacu.warehouse.connect import init_schema, make_engine
+
+    op = seg.CrowdFeaturesOperator(task_id="crowd_features", playbook="tmall_618_2027.yaml")
+    nothing = {"gates": {"g2000": {"at": "2027-06-19T20:00:00+08:00", "strategies": []}}}
+    with pytest.raises(AirflowSkipException, match="no crowd strategy"):
+        op.execute(_context(None, datetime(2027, 6, 19, tzinfo=SHANGHAI), plan=nothing))
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    init_schema(engine)
+    monkeypatch.setattr(seg, "warehouse", lambda: engine)
+    from operators.phase import PhasePlanOperator
+
+    plan = PhasePlanOperator(task_id="plan_day", playbook="tmall_618_2027.yaml", phase_id="peak").execute(  # 6.19
+        _context(None, datetime(2027, 6, 18, 17, 30, tzinfo=timezone.utc)))
+    out = op.execute(_context(None, datetime(2027, 6, 18, 17, 30, tzinfo=timezone.utc), plan=plan))
+    assert out["day"] == "2027-06-19" and out["base_built"] and out["base_rows"] == 0    # an empty shop
+    again = op.execute(_context(None, datetime(2027, 6, 18, 17, 30, tzinfo=timezone.utc), plan=plan))
+    assert not again["base_built"] and again["parts_built"] == 0 and again["parts"] == out["parts"]

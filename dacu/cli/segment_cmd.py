@@ -120,7 +120,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     where the gate's feature layers answer a crowd (what the product runs), else the crowd's
     reference SQL; ``--reference`` prints the reference SQL (the definitions) for every crowd."""
     from dacu.crowds.bounds import CrowdContext, CrowdError, bind_params
-    from dacu.crowds.evaluate import crowd_expr, crowd_sql_name, feature_plan
+    from dacu.crowds.evaluate import crowd_expr, crowd_part, crowd_sql_name, feature_plan, sql_bind_names
     from dacu.crowds.features import base_binds, base_layer, gate_binds, gate_layer
     from dacu.paths import SQL_DIR
     from dacu.warehouse.sqlfiles import sql_text
@@ -129,6 +129,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     at = _moment(args, playbook, strategy)
     ctx = CrowdContext(playbook.sale.id, playbook.sale.reference_day, playbook.tz, at)
     featured = False
+    day_parts = {}
     try:
         expr = crowd_expr(strategy.crowd)
         parts = [("base", expr.base)] + [("intersect", r) for r in expr.intersect] + \
@@ -138,9 +139,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
             plan = None if args.reference else feature_plan(ref, ctx)
             if plan is not None:
                 featured = True
+                part = crowd_part(ref, ctx)
+                if part is not None:
+                    day_parts[part.layer] = part
+                reads = f"layers {base_layer(ctx)} + {gate_layer(ctx)}" if "gate_layer" in sql_bind_names(plan[0]) else ""
+                if part is not None:
+                    reads = (reads + " + " if reads else "") + f"history part {part.layer}"
                 _print_sql(role, ref.label(), plan[0], plan[1],
-                           f"feature rows of the gate (layers {base_layer(ctx)} + {gate_layer(ctx)}); "
-                           f"definition: {crowd_sql_name(ref.base)}.sql")
+                           f"feature rows of the gate ({reads}); definition: {crowd_sql_name(ref.base)}.sql")
             elif ref.base == "repurchase_due" and not args.reference:
                 # what run_repurchase_due_bounded runs; the bound needs the warehouse (longest cycle)
                 binds = {"as_of": ctx.as_of_utc,
@@ -159,9 +165,13 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if featured:
         # the layers the feature queries read: built by the gate's first segment task, then reused
         _print_sql("feature layer, once per sale-local day", base_layer(ctx), "crowds/features/base",
-                   base_binds(ctx), "built by the day's first segment task, reused while the data mark holds")
+                   base_binds(ctx), "built by the phase DAG's crowd_features task (else the day's first segment "
+                   "task), reused while the data mark holds")
         _print_sql("feature layer, once per gate moment", gate_layer(ctx), "crowds/features/gate",
                    gate_binds(ctx), "built by the gate's first segment task, reused by the others")
+        for part in day_parts.values():
+            _print_sql("history part, once per sale-local day", part.layer, part.sql, part.binds,
+                       f"{part.crowd} before the day's 00:00: built by the phase DAG's crowd_features task")
     chans = ", ".join(strategy.channels)
     print(f"\n-- [global exclusions] channels {chans}  ({SQL_DIR}/crowds/support/contactability.sql)")
     print(sql_text("crowds/support/contactability").rstrip())

@@ -9,8 +9,9 @@ Speed (docs/crowds.md): a ``GateEvaluator`` lives for one gate moment and
 memoises every distinct (crowd, params) it has run, so the strategies of one
 gate share their crowds (``paid_in_sale``, ``members`` ... run once) and the
 contactability of the shop's customers is read once per channel set. Crowds
-the per-customer feature table answers (features.py) filter it instead of
-reading orders and events again; it is built once per (sale, gate moment).
+the per-customer feature rows answer (features.py) filter them instead of
+reading orders and events again: a base layer and history parts once per sale-local day, a gate
+layer once per gate moment; on PostgreSQL a gate's crowds are read over a few connections at once.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import logging
 import re
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,8 +33,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from dacu.crowds.bounds import CrowdContext, CrowdError, bind_params, resolve_params
 from dacu.crowds.features import (
-    BATCH_SIZE, FeatureBuild, batch_condition, batch_query, ensure_features, feature_query, layers_present,
-    reusable_build,
+    BATCH_SIZE, FeatureBuild, PartPlan, batch_condition, batch_query, current_base, current_part, ensure_base,
+    ensure_features, ensure_part, feature_query, layers_present, part_plan, reusable_build,
 )
 from dacu.warehouse.schema import CHANNELS
 from dacu.warehouse.sqlfiles import sql_text
@@ -193,8 +195,14 @@ def feature_plan(ref: CrowdRef, ctx: CrowdContext) -> tuple[str, dict[str, Any]]
     return feature_query(ref.base, binds, resolve_params(ref.base, ref.params_dict), ctx)
 
 
+def crowd_part(ref: CrowdRef, ctx: CrowdContext) -> PartPlan | None:
+    """The history part ``ref``'s feature query reads (features.part_plan), if any."""
+    return part_plan(ref.base, bind_params(ref.base, ref.params_dict, ctx), ctx)
+
+
 def run_crowd_features(conn: Connection, ref: CrowdRef, ctx: CrowdContext) -> frozenset[str] | None:
-    """Customer ids of ``ref`` from the feature table (it must be built for ctx), or None if it cannot."""
+    """Customer ids of ``ref`` from the feature table (its layers and history part must be built
+    for ctx), or None if it cannot."""
     plan = feature_plan(ref, ctx)
     if plan is None:
         return None
@@ -295,6 +303,9 @@ class Composition:
 
 
 FEATURE_MODES = ("build", "reuse", "off")
+# PostgreSQL: connections a gate reads its crowds over at once (the batched pass and the crowds on
+# their own queries overlap; each read is one connection, one transaction). SQLite: one.
+PG_READERS = 3
 
 
 class GateEvaluator:
@@ -314,6 +325,8 @@ class GateEvaluator:
         self.features_mode = features
         self.feature_build: FeatureBuild | None = None
         self._features_checked = False
+        self._base_ok: bool | None = None
+        self._parts: dict[str, bool] = {}          # part layer -> built/current (False: none to reuse)
         self._crowds: dict[CrowdRef, frozenset[str]] = {}
         self._uncontactable: dict[tuple[str, ...], dict[str, str]] = {}
 
@@ -325,6 +338,16 @@ class GateEvaluator:
             elif self.features_mode == "reuse":
                 self.feature_build = reusable_build(self.engine, self.ctx)
         return self.feature_build is not None
+
+    def _base_ready(self) -> bool:
+        """The day's base layer alone (a batch over the base rows runs while the gate layer is built)."""
+        if self._base_ok is None:
+            if self.features_mode == "build":
+                ensure_base(self.engine, self.ctx)
+                self._base_ok = True
+            else:
+                self._base_ok = self.features_mode == "reuse" and current_base(self.engine, self.ctx) is not None
+        return self._base_ok
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -340,91 +363,196 @@ class GateEvaluator:
                     conn.exec_driver_sql("SET LOCAL jit = off")
                 yield conn
 
-    def _read_features(self, read: Callable[[Connection], Any]) -> Any:
-        """``read(conn)`` over the gate's feature rows; None when there are none to use (reuse mode).
+    def _parts_ready(self, parts: list[PartPlan]) -> bool:
+        """The history parts ``parts`` of the gate's day: built (build mode) or current (reuse)."""
+        for part in parts:
+            if part.layer not in self._parts:
+                if self.features_mode == "build":
+                    ensure_part(self.engine, self.ctx, part)
+                    self._parts[part.layer] = True
+                else:
+                    self._parts[part.layer] = current_part(self.engine, self.ctx, part) is not None
+            if not self._parts[part.layer]:
+                return False
+        return True
+
+    def _read_features(self, read: Callable[[Connection], Any], parts: list[PartPlan] | None = None,
+                       rows: bool | str = True) -> Any:
+        """``read(conn)`` over the gate's feature rows (``rows``; ``"base"``: the base layer's only) and
+        the history ``parts``; None when there are none to use (reuse mode). A read of parts only
+        needs no gate layer.
 
         The layers are re-checked in the read's snapshot: another task's housekeeping may have
         dropped them (the read then saw no rows), so the gate rebuilds and reads again.
         """
+        parts = parts or []
         for _attempt in range(3):
-            if not self._features_ready():
+            if (rows == "base" and not self._base_ready()) or (rows is True and not self._features_ready()) \
+                    or not self._parts_ready(parts):
                 return None
             with self._reading() as conn:
                 found = read(conn)
-                if layers_present(conn, self.ctx):
+                if layers_present(conn, self.ctx, tuple(p.layer for p in parts), rows=rows):
                     return found
             log.warning("crowd features of %s as of %s were dropped while read: rebuilding",
                         self.ctx.sale_id, self.ctx.as_of.isoformat())
-            self._features_checked, self.feature_build = False, None
+            self._features_checked, self.feature_build, self._base_ok = False, None, None
+            self._parts.clear()
         raise RuntimeError(f"crowd features of {self.ctx.sale_id} as of {self.ctx.as_of.isoformat()} "
                            "keep being dropped while read")
 
     def _crowd_from_features(self, ref: CrowdRef) -> frozenset[str] | None:
-        return self._read_features(lambda conn: run_crowd_features(conn, ref, self.ctx))
+        part = crowd_part(ref, self.ctx)
+        return self._read_features(lambda conn: run_crowd_features(conn, ref, self.ctx),
+                                   [part] if part is not None else None, rows=self._reads_rows(ref))
+
+    def _reads_rows(self, ref: CrowdRef) -> bool:
+        """Whether ``ref``'s feature query reads the gate's feature rows (else only its part and the
+        day's own data: it needs no gate layer)."""
+        plan = feature_plan(ref, self.ctx)
+        return plan is not None and "gate_layer" in sql_bind_names(plan[0])
 
     def prefetch(self, refs: Iterable[CrowdRef]) -> None:
-        """Evaluate, in one pass over the gate's feature rows, every crowd of ``refs`` not read yet
-        whose feature query is a simple filter of them (features.batch_condition): what a gate's
-        strategies share is read once instead of once per crowd. Others are left to ``crowd``."""
-        if self.features_mode == "off":
+        """Evaluate every crowd of ``refs`` not read yet: those whose feature query is a simple filter
+        of the gate's feature rows (features.batch_condition) in one pass over them - what a gate's
+        strategies share is read once instead of once per crowd - and the others by their own
+        queries. On PostgreSQL the batched pass and the other queries run over ``PG_READERS``
+        connections at once (the day's layers and parts are built or checked first, here)."""
+        todo = [r for r in dict.fromkeys(refs) if r not in self._crowds]
+        batches: list[list[tuple[tuple, tuple[str, dict[str, Any]]]]] = []
+        refs_of: dict[tuple, list[CrowdRef]] = {}
+        parts: dict[tuple, PartPlan] = {}
+        if self.features_mode != "off":
+            # crowds with the same query (file and used binds: e.g. members and members(min_level=1),
+            # sale_buyers and paid_in_sale of one window) share one condition of the batch
+            plans: dict[tuple, tuple[str, dict[str, Any]]] = {}
+            for ref in todo:
+                plan = feature_plan(ref, self.ctx)
+                if plan is None or batch_condition(plan[0]) is None:
+                    continue
+                used = sql_bind_names(plan[0])
+                key = (plan[0], repr(sorted((k, v) for k, v in plan[1].items() if k in used)))
+                refs_of.setdefault(key, []).append(ref)
+                if key not in plans:
+                    plans[key] = plan
+                    if (part := crowd_part(ref, self.ctx)) is not None:
+                        parts[key] = part
+            items = list(plans.items())
+            batches = [items[i:i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
+            if batches and len(batches[-1]) < 2:
+                batches.pop()                           # one crowd: its own query is the same pass
+        batched = {r for chunk in batches for key, _plan in chunk for r in refs_of[key]}
+        alone = [r for r in todo if r not in batched]
+        if not batches and not alone:
             return
-        todo: dict[CrowdRef, tuple[str, dict[str, Any]]] = {}
-        for ref in refs:
-            if ref in self._crowds or ref in todo:
-                continue
-            plan = feature_plan(ref, self.ctx)
-            if plan is not None and batch_condition(plan[0]) is not None:
-                todo[ref] = plan
-        items = list(todo.items())
-        for start in range(0, len(items), BATCH_SIZE):
-            chunk = items[start:start + BATCH_SIZE]
-            if len(chunk) < 2:
-                break                                   # one crowd: its own query is the same pass
-            found = self._batch_from_features([plan for _ref, plan in chunk])
-            if found is None:
-                return
-            for (ref, _plan), members in zip(chunk, found):
-                self._crowds[ref] = members
-                log.info("crowd %s as of %s: %d customers (batched)", ref.label(), self.ctx.as_of.isoformat(),
-                         len(members))
+        readers = PG_READERS if self.engine.dialect.name == "postgresql" else 1
+        parallel = readers > 1 and len(batches) + len(alone) > 1
+        if parallel and self.features_mode != "off":
+            # the day's base and parts before the reads run in threads; the gate layer is built by
+            # one of the threads while the crowds that do not read it run
+            self._base_ready()
+            self._parts_ready(list({p.layer: p for r in alone if feature_plan(r, self.ctx) is not None
+                                    and (p := crowd_part(r, self.ctx)) is not None}.values())
+                              + list(parts.values()))
 
-    def _batch_from_features(self, plans: list[tuple[str, dict[str, Any]]]) -> list[frozenset[str]] | None:
-        sql, binds = batch_query(plans)
+        def chunk_parts(chunk) -> list[PartPlan]:
+            return list({parts[k].layer: parts[k] for k, _p in chunk if k in parts}.values())
 
-        def read(conn: Connection) -> list[frozenset[str]]:
-            # rows grouped by mask first: few distinct masks, so each crowd is built by extends
-            by_mask: dict[int, list[str]] = {}
+        # a batch is two reads: the base layer's rows (no gate layer needed) and the gate layer's rows
+        jobs: list[tuple[str, Any, Callable[[], Any]]] = []
+        for n, chunk in enumerate(batches):
+            plans_ = [plan for _key, plan in chunk]
+            jobs.append(("base", n, lambda p=plans_, c=chunk: self._batch_rows(p, chunk_parts(c), "base")))
+            jobs.append(("gate", n, lambda p=plans_, c=chunk: self._batch_rows(p, chunk_parts(c), "gate")))
+        jobs += [("alone", ref, lambda ref=ref: self._evaluate(ref)) for ref in alone]
+        if parallel:
+            needs_gate = [kind == "gate" or (kind == "alone" and self._reads_rows(what)) for kind, what, _fn in jobs]
+            with ThreadPoolExecutor(max_workers=readers) as pool:
+                # the base batches and the reads of parts / own SQL start at once, next to the gate
+                # layer's build; the gate batches and the other crowds wait for it
+                gate = pool.submit(self._features_ready) if self.features_mode != "off" and any(needs_gate) else None
+                futures = {}
+                for i in sorted(range(len(jobs)), key=lambda i: (needs_gate[i], jobs[i][0] != "base")):
+                    fn = jobs[i][2]
+                    futures[i] = pool.submit(lambda fn=fn, wait=needs_gate[i]: (gate.result() if wait and gate
+                                                                                else None, fn())[1])
+                results = [futures[i].result() for i in range(len(jobs))]
+        else:
+            results = [fn() for _kind, _what, fn in jobs]
+        rows_of: dict[tuple[str, int], Any] = {}
+        for (kind, what, _fn), found in zip(jobs, results):
+            if kind == "alone":
+                self._remember(what, found)
+            else:
+                rows_of[kind, what] = found
+        for n, chunk in enumerate(batches):
+            base_rows, gate_rows = rows_of["base", n], rows_of["gate", n]
+            if base_rows is None or gate_rows is None:
+                continue                                # no layers to use (reuse mode): crowd() reads them
+            for (key, _plan), members in zip(chunk, self._batch_sets(len(chunk), base_rows, gate_rows)):
+                for ref in refs_of[key]:
+                    self._remember(ref, members, " (batched)")
+
+    def _remember(self, ref: CrowdRef, members: frozenset[str], how: str = "") -> None:
+        self._crowds[ref] = members
+        log.info("crowd %s as of %s: %d customers%s", ref.label(), self.ctx.as_of.isoformat(), len(members), how)
+
+    def _batch_rows(self, plans: list[tuple[str, dict[str, Any]]], parts: list[PartPlan],
+                    source: str) -> list[tuple[str, int]] | None:
+        """``(customer_id, mask)`` of every row of ``source`` ("base": the base layer's rows, read
+        without the gate layer; "gate": the gate layer's rows) - features.batch_query."""
+        sql, binds = batch_query(plans, source)
+
+        def read(conn: Connection) -> list[tuple[str, int]]:
             result = conn.execute(typed_text(sql, binds), binds)
             try:
-                rows = result.cursor.fetchall()         # raw tuples: see _ids
+                return result.cursor.fetchall()         # raw tuples: see _ids
             finally:
                 result.close()
-            for cid, m in rows:
+        return self._read_features(read, parts, rows="base" if source == "base" else True)
+
+    @staticmethod
+    def _batch_sets(n: int, base_rows: list[tuple[str, int]], gate_rows: list[tuple[str, int]]) -> list[frozenset[str]]:
+        """The batch's crowds: a customer's mask is its gate-layer row's if it has one, else its base
+        row's (gate_rows.sql: the gate layer over the base layer). Rows are grouped by mask first
+        (few distinct masks), so each crowd is built by extends."""
+        by_mask: dict[int, list[str]] = {}
+        changed = set()
+        for cid, m in gate_rows:
+            changed.add(cid)
+            by_mask.setdefault(int(m), []).append(cid)
+        for cid, m in base_rows:                        # every base row: m = 0 is in no crowd
+            if cid not in changed:
                 by_mask.setdefault(int(m), []).append(cid)
-            out: list[list[str]] = [[] for _ in plans]
-            for m, ids in by_mask.items():
-                for i in range(len(plans)):
-                    if m >> i & 1:
-                        out[i].extend(ids)
-            if rows and not isinstance(rows[0][0], str):
-                return [frozenset(str(c) for c in ids) for ids in out]
-            return [frozenset(ids) for ids in out]
-        return self._read_features(read)
+        by_mask.pop(0, None)
+        out: list[list[str]] = [[] for _ in range(n)]
+        for m, ids in by_mask.items():
+            for i in range(n):
+                if m >> i & 1:
+                    out[i].extend(ids)
+        sample = gate_rows[0][0] if gate_rows else base_rows[0][0] if base_rows else ""
+        if not isinstance(sample, str):
+            return [frozenset(str(c) for c in ids) for ids in out]
+        return [frozenset(ids) for ids in out]
 
     def crowd(self, ref: CrowdRef) -> frozenset[str]:
         if ref not in self._crowds:
-            found = None
-            if self.features_mode != "off" and feature_plan(ref, self.ctx) is not None:
-                found = self._crowd_from_features(ref)
-            if found is None and self.features_mode != "off" and ref.base == "repurchase_due":
-                with self._reading() as conn:
-                    found = run_repurchase_due_bounded(conn, ref, self.ctx)
-            if found is None:
-                with self._reading() as conn:
-                    found = run_crowd(conn, ref, self.ctx)
-            self._crowds[ref] = found
-            log.info("crowd %s as of %s: %d customers", ref.label(), self.ctx.as_of.isoformat(), len(found))
+            self._remember(ref, self._evaluate(ref))
         return self._crowds[ref]
+
+    def _evaluate(self, ref: CrowdRef) -> frozenset[str]:
+        """The members of one crowd by its own query: feature rows (and its part) where they answer
+        it, else bounded repurchase_due, else the reference SQL."""
+        found = None
+        if self.features_mode != "off" and feature_plan(ref, self.ctx) is not None:
+            found = self._crowd_from_features(ref)
+        if found is None and self.features_mode != "off" and ref.base == "repurchase_due":
+            with self._reading() as conn:
+                found = run_repurchase_due_bounded(conn, ref, self.ctx)
+        if found is None:
+            with self._reading() as conn:
+                found = run_crowd(conn, ref, self.ctx)
+        return found
 
     def compose(self, expr: Any) -> Composition:
         e = crowd_expr(expr)

@@ -23,7 +23,12 @@ happened since the day's 00:00. Hence two layers in ``crowd_feature_rows``:
 A crowd reads the gate row of a customer if there is one, else the base row
 (``include/sql/crowds/features/<name>.sql``); crowds whose windows the rows do
 not hold keep their reference SQL (``include/sql/crowds/<name>.sql``), which
-stays the definition: tests/test_crowd_features.py compares both.
+stays the definition: tests/test_crowd_features.py compares both. A few of those
+have a **history part** (``part_plan``): their members from the window before the
+day's 00:00, once per day and data mark (``crowd_part_rows``, layer
+``part:<day>:<digest>``), to which their feature query adds what happened since
+00:00. The phase DAG's ``crowd_features`` task builds the base layer and the due
+crowds' parts before the day's segment tasks (dacu.crowds.segment.prepare_crowd_day).
 
 Caching: each layer has a row in ``crowd_feature_layers`` with the feature
 version and the data mark (import batches seen). The first segment task of a
@@ -36,6 +41,8 @@ Housekeeping: a new base layer drops the sale's layers older than
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -47,11 +54,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from dacu.crowds.bounds import CrowdContext
-from dacu.warehouse.schema import crowd_feature_layers, crowd_feature_rows
+from dacu.warehouse.schema import crowd_feature_layers, crowd_feature_rows, crowd_part_rows
 
 log = logging.getLogger(__name__)
 
-FEATURE_VERSION = 2          # bump when base.sql/gate.sql or the columns change: older layers are rebuilt
+FEATURE_VERSION = 3          # bump when base/gate/part SQL or the columns change: older layers are rebuilt
 PAID_WINDOWS = (90, 180, 365)
 VISIT_WINDOWS = (7, 14, 30)
 EVENT_DAYS = 30              # events the rows hold: the last 30 sale-local days up to the gate moment
@@ -78,6 +85,17 @@ class LayerBuild:
     rows: int
     seconds: float
     built: bool
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """The history part of one crowd (with its params) on one sale-local day: the crowd's members
+    from its window before the day's 00:00, built once per day and data mark into crowd_part_rows
+    (``include/sql/crowds/features/part_<crowd>.sql``); the gate adds what happened since 00:00."""
+    crowd: str
+    layer: str               # "part:<day>:<digest of crowd and binds>"
+    sql: str
+    binds: dict[str, Any]    # the build's binds (sale_id and layer included)
 
 
 def base_layer(ctx: CrowdContext) -> str:
@@ -135,7 +153,7 @@ def _current(conn: Connection, sale_id: str, layer: str, mark: str) -> LayerBuil
 
 
 def _ensure_layer(engine: Engine, ctx: CrowdContext, layer: str, sql_name: str, binds: dict[str, Any],
-                  mark: str, rebuild: bool) -> LayerBuild:
+                  mark: str, rebuild: bool, rows_table=crowd_feature_rows) -> LayerBuild:
     """Reuse a current build of ``layer`` or build it (one transaction, see the module doc)."""
     from dacu.crowds.evaluate import statement
 
@@ -165,8 +183,8 @@ def _ensure_layer(engine: Engine, ctx: CrowdContext, layer: str, sql_name: str, 
                 conn.exec_driver_sql("SET LOCAL jit = off")
                 # per-customer hash aggregates of orders/events fit in memory instead of spilling
                 conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-            conn.execute(delete(crowd_feature_rows).where(
-                (crowd_feature_rows.c.sale_id == ctx.sale_id) & (crowd_feature_rows.c.layer == layer)))
+            conn.execute(delete(rows_table).where(
+                (rows_table.c.sale_id == ctx.sale_id) & (rows_table.c.layer == layer)))
             rows = conn.execute(statement(sql_name, binds), binds).rowcount
             seconds = time.monotonic() - start
             conn.execute(crowd_feature_layers.update().where(_key(ctx.sale_id, layer)).values(
@@ -183,6 +201,7 @@ def _ensure_layer(engine: Engine, ctx: CrowdContext, layer: str, sql_name: str, 
         # a gate layer only the layer key (its size decides how the base rows are anti-joined)
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE crowd_feature_rows" if sql_name.endswith("/base")
+                                 else "ANALYZE crowd_part_rows" if rows_table is crowd_part_rows
                                  else "ANALYZE crowd_feature_rows (sale_id, layer)")
     return LayerBuild(layer, rows, seconds, True)
 
@@ -221,13 +240,79 @@ def ensure_features(engine: Engine, ctx: CrowdContext, *, rebuild: bool = False)
                         gate.rows, gate.seconds, base.built, gate.built)
 
 
-def layers_present(conn: Connection, ctx: CrowdContext) -> bool:
-    """Both layers of the gate still exist (housekeeping of another task may have dropped them)."""
+def layers_present(conn: Connection, ctx: CrowdContext, parts: tuple[str, ...] = (), *,
+                   rows: bool | str = True) -> bool:
+    """Both layers of the gate (``rows``; ``"base"``: the base layer only) and the part layers
+    ``parts`` still exist (housekeeping of another task may have dropped them)."""
+    layers = (base_layer(ctx),) if rows == "base" else (base_layer(ctx), gate_layer(ctx)) if rows else ()
+    want = {*layers, *parts}
+    if not want:
+        return True
     n = conn.execute(select(crowd_feature_layers.c.layer).where(
         (crowd_feature_layers.c.sale_id == ctx.sale_id)
-        & crowd_feature_layers.c.layer.in_([base_layer(ctx), gate_layer(ctx)])
+        & crowd_feature_layers.c.layer.in_(sorted(want))
         & (crowd_feature_layers.c.version == FEATURE_VERSION))).all()
-    return len(n) == 2
+    return len(n) == len(want)
+
+
+# --- history parts of crowds whose windows the rows do not hold ------------------------------------
+
+PART_CROWDS = ("category_interest", "deposit_paid_balance_unpaid", "lapsed_members_category_intent",
+               "presale_buyers_history")
+
+
+def _jsonable(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, (date, datetime)) else list(v) if isinstance(v, tuple) else v
+
+
+def part_plan(name: str, binds: dict[str, Any], ctx: CrowdContext) -> PartPlan | None:
+    """The history part of crowd ``name`` (reference binds ``binds``) for the gate's day, or None.
+
+    Its binds are functions of the sale-local day (the window's start and the day's 00:00), never
+    of the gate moment; the layer name digests them, so a part is only shared where it is equal."""
+    if name not in PART_CROWDS:
+        return None
+    day_start = ctx.days_back(0)
+    if name == "category_interest":
+        b: dict[str, Any] = {"intent_since": binds["intent_since"], "part_until": day_start,
+                             "categories": list(binds["categories"])}
+    elif name == "presale_buyers_history":
+        b = {"since": binds["since"], "part_until": min(binds["before"], day_start)}
+    elif name == "deposit_paid_balance_unpaid":
+        b = {"since": binds["since"], "part_until": day_start}
+    elif name == "lapsed_members_category_intent":
+        b = {"base_layer": base_layer(ctx), "lapsed_since": binds["lapsed_since"],
+             "intent_since": binds["intent_since"], "part_until": day_start,
+             "intent_beyond_rows": int(binds["intent_since"] < ctx.days_back(EVENT_DAYS))}
+    else:
+        return None
+    key = json.dumps({"crowd": name, **{k: _jsonable(v) for k, v in b.items()}}, sort_keys=True, ensure_ascii=False)
+    layer = f"part:{ctx.local_day.isoformat()}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    return PartPlan(name, layer, f"crowds/features/part_{name}", {**b, "sale_id": ctx.sale_id, "layer": layer})
+
+
+def ensure_part(engine: Engine, ctx: CrowdContext, part: PartPlan, *, rebuild: bool = False,
+                mark: str | None = None) -> LayerBuild:
+    """The history part ``part`` of the gate's day (built once per day and data mark), after the
+    day's base layer (a part may read it: built first if it is not current)."""
+    if mark is None:
+        with engine.connect() as conn:
+            mark = data_mark(conn)
+    if "base_layer" in part.binds:
+        ensure_base(engine, ctx, mark=mark)
+    return _ensure_layer(engine, ctx, part.layer, part.sql, part.binds, mark, rebuild, crowd_part_rows)
+
+
+def current_part(engine: Engine, ctx: CrowdContext, part: PartPlan) -> LayerBuild | None:
+    """A current build of ``part``, if any (read-only: for previews)."""
+    with engine.connect() as conn:
+        return _current(conn, ctx.sale_id, part.layer, data_mark(conn))
+
+
+def current_base(engine: Engine, ctx: CrowdContext) -> LayerBuild | None:
+    """A current build of the day's base layer, if any (read-only)."""
+    with engine.connect() as conn:
+        return _current(conn, ctx.sale_id, base_layer(ctx), data_mark(conn))
 
 
 def reusable_build(engine: Engine, ctx: CrowdContext) -> FeatureBuild | None:
@@ -253,9 +338,10 @@ def drop_features(engine: Engine, sale_id: str, *, day: date | None = None, befo
         layers = [r.layer for r in conn.execute(select(crowd_feature_layers.c.layer).where(where))]
         if day is None and before_day is None:
             conn.execute(delete(crowd_feature_rows).where(crowd_feature_rows.c.sale_id == sale_id))
+            conn.execute(delete(crowd_part_rows).where(crowd_part_rows.c.sale_id == sale_id))
         for layer in layers:
-            conn.execute(delete(crowd_feature_rows).where(
-                (crowd_feature_rows.c.sale_id == sale_id) & (crowd_feature_rows.c.layer == layer)))
+            table = crowd_part_rows if layer.startswith("part:") else crowd_feature_rows
+            conn.execute(delete(table).where((table.c.sale_id == sale_id) & (table.c.layer == layer)))
         conn.execute(delete(crowd_feature_layers).where(where))
     return len(layers)
 
@@ -276,8 +362,12 @@ def feature_query(name: str, binds: dict[str, Any], params: dict[str, Any],
     if name in ("whole_store", "old_customers", "new_customers", "member_buyers_365", "buyers_not_members",
                 "rfm_low_quality", "sale_new_customers", "members", "fans", "live_stream_fans", "mobile_customers"):
         return f + name, b
-    if name == "lapsed_members_category_intent":
-        return f + name, {**b, "intent_beyond_rows": int(b["intent_since"] < ev_since)}
+    part = part_plan(name, binds, ctx)
+    if part is not None:
+        # the day's history part plus what happened since 00:00 (``today_since``: the later of the
+        # window's start and 00:00; ``before``/``as_of`` still end the window)
+        since = b["since"] if name in ("presale_buyers_history", "deposit_paid_balance_unpaid") else b["intent_since"]
+        return f + name, {**b, "part_layer": part.layer, "today_since": max(since, ctx.days_back(0))}
     if name in ("active_recent_buyers", "paid_in_sale"):
         return f + "paid_since", b
     if name in ("sale_buyers", "last_year_sale_buyers"):
@@ -304,8 +394,7 @@ def feature_query(name: str, binds: dict[str, Any], params: dict[str, Any],
     if name == "lapsed_high_value_years":
         years = params["years_back"]
         return (f + name, {**b, "years_back": years}) if 1 <= years <= YEARS_BACK else None
-    return None    # coupons, unpaid/closed orders, open presale deposits, presale history (index ranges on
-    #                orders), category interest, repurchase_due
+    return None    # coupons, unpaid/closed orders (index ranges on orders), repurchase_due
 
 
 # --- several simple feature crowds in one pass -------------------------------------------------------
@@ -334,11 +423,21 @@ def batch_condition(name: str) -> str | None:
     return cond.strip()
 
 
-def batch_query(plans: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+BATCH_SOURCES = {"rows": "crowds/features/gate_rows", "base": "crowds/features/base_layer_rows",
+                 "gate": "crowds/features/gate_layer_rows"}
+
+
+def batch_query(plans: list[tuple[str, dict[str, Any]]], source: str = "rows") -> tuple[str, dict[str, Any]]:
     """One query over the gate's feature rows answering several simple feature crowds: it returns
-    ``(customer_id, m)`` for every customer in at least one of them, bit i of ``m`` set when the
-    customer is in ``plans[i]``. Each crowd's condition comes from its own SQL file, its binds
-    renamed ``b<i>_<name>`` (the shared ones - sale, layers, as_of - stay); nothing else is added."""
+    ``(customer_id, m)`` for every customer of the rows, bit i of ``m`` set when the customer is in
+    ``plans[i]`` (``m = 0``: in none; the caller skips those). ``source``: the gate's rows
+    (gate_rows.sql), or only the base layer's or only the gate layer's rows: a customer's mask is
+    its gate-layer row's if it has one, else its base row's (GateEvaluator reads the base batch
+    while the gate layer is built). Each crowd's condition comes from its
+    own SQL file, its binds renamed ``b<i>_<name>`` (the shared ones - sale, layers, as_of - stay);
+    nothing else is added. No WHERE: it would evaluate every condition a second time (PostgreSQL
+    and SQLite do not share the CASE's result), which costs more than sending the rows in no crowd -
+    a gate's batch usually holds crowds of most of the shop (old, new, mobile customers)."""
     from dacu.crowds.evaluate import _BIND_RE
     from dacu.warehouse.sqlfiles import sql_text
 
@@ -359,7 +458,8 @@ def batch_query(plans: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str,
             binds[f"b{i}_{key}"] = b[key]
             return f":b{i}_{key}"
         conds.append(_BIND_RE.sub(rename, cond))
-    rows = _strip_comments(sql_text("crowds/features/gate_rows")).strip()
+    rows = _strip_comments(sql_text(BATCH_SOURCES[source])).strip()
     mask = "\n     + ".join(f"CASE WHEN ({c}) THEN {1 << i} ELSE 0 END" for i, c in enumerate(conds))
-    where = "\n   OR ".join(f"({c})" for c in conds)
-    return f"SELECT f.customer_id,\n       {mask} AS m\nFROM (\n{rows}\n) f\nWHERE {where}", binds
+    sql = f"SELECT f.customer_id,\n       {mask} AS m\nFROM (\n{rows}\n) f"
+    used = set(_BIND_RE.findall(sql))
+    return sql, {k: v for k, v in binds.items() if k in used}

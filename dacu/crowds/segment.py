@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from dacu.crowds.bounds import CrowdError
-from dacu.crowds.evaluate import GateEvaluator, crowd_expr
+from dacu.crowds.bounds import CrowdContext, CrowdError
+from dacu.crowds.evaluate import GateEvaluator, crowd_expr, crowd_part, sale_context
+from dacu.crowds.features import data_mark, ensure_base, ensure_part
 from dacu.crowds.holdout import HOLDOUT_SALT, readability_warning, split_holdout
 from dacu.crowds.snapshot import SegmentResult, write_segment_snapshot
 
@@ -58,6 +59,29 @@ def segment_gate(engine: Engine, playbook: Any, strategy_ids: Iterable[str], as_
         refs += [e.base, *e.intersect, *e.exclude]
     ev.prefetch(refs)                  # the simple feature crowds of all strategies in one pass
     return {sid: segment_strategy(engine, playbook, sid, as_of, run_key, evaluator=ev) for sid in ids}
+
+
+def prepare_crowd_day(engine: Engine, playbook: Any, strategy_ids: Iterable[str], moment: datetime) -> dict[str, Any]:
+    """Build the day's crowd features before its first gate: the base layer of the sale-local day
+    of ``moment`` (aware) and the history parts (features.part_plan) of the crowds of
+    ``strategy_ids``. Both depend on the day only, so every gate of the day reuses them; a segment
+    task that finds them missing (a new import changed the data mark) builds them itself.
+    Returns counts for XCom."""
+    s = sale_context(playbook)
+    ctx = CrowdContext(s.sale_id, s.reference_day, s.tz, moment)
+    with engine.connect() as conn:
+        mark = data_mark(conn)
+    base = ensure_base(engine, ctx, mark=mark)
+    parts = {}
+    for sid in strategy_ids:
+        e = crowd_expr(_strategy(playbook, sid).crowd)
+        for ref in (e.base, *e.intersect, *e.exclude):
+            if (part := crowd_part(ref, ctx)) is not None:
+                parts[part.layer] = part
+    built = [ensure_part(engine, ctx, part, mark=mark) for part in parts.values()]
+    return {"day": ctx.local_day.isoformat(), "base_rows": base.rows, "base_built": base.built,
+            "base_seconds": round(base.seconds, 2), "parts": len(built), "parts_built": sum(b.built for b in built),
+            "part_rows": sum(b.rows for b in built), "part_seconds": round(sum(b.seconds for b in built), 2)}
 
 
 @dataclass

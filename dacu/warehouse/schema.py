@@ -105,6 +105,9 @@ Index("ix_orders_customer_paid", orders.c.customer_id, orders.c.paid_at)
 Index("ix_orders_paid_at", orders.c.paid_at)
 Index("ix_orders_created_at", orders.c.created_at)
 Index("ix_orders_deposit_paid_at", orders.c.deposit_paid_at)
+# closed_unpaid_potentials reads a few days of closed orders; partial: most orders never close
+Index("ix_orders_closed_at", orders.c.closed_at, postgresql_where=orders.c.closed_at.isnot(None),
+      sqlite_where=orders.c.closed_at.isnot(None))
 
 order_items = Table(
     "order_items",
@@ -535,6 +538,16 @@ crowd_feature_rows = Table(
     # (no index finds those: a gate at or after it reads the customer's orders); NULL on gate rows
     Column("next_balance_at", DateTime),
 )
+# the members of a crowd's history part (a crowd's window before the day's 00:00), one layer per
+# (sale-local day, crowd and params): layer "part:YYYY-MM-DD:<digest>", registered in crowd_feature_layers
+crowd_part_rows = Table(
+    "crowd_part_rows",
+    metadata,
+    Column("sale_id", String(64), primary_key=True),
+    Column("layer", String(40), primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+)
+
 # gate.sql finds the (rare) customers with a balance paid without paid_at today; partial: ~empty
 Index("ix_crowd_feature_rows_balance", crowd_feature_rows.c.sale_id, crowd_feature_rows.c.layer,
       crowd_feature_rows.c.next_balance_at,

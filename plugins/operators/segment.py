@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
-from operators.context import due_gate_moment, load_playbook, warehouse
+from operators.context import day_plan, due_gate_moment, load_playbook, warehouse
 
 
 class SegmentAudienceOperator(BaseOperator):
@@ -43,3 +43,44 @@ class SegmentAudienceOperator(BaseOperator):
         out = result.as_dict()
         self.log.info("Crowd of %s as of %s: %s", self.strategy_id, as_of.isoformat(), out)
         return out
+
+
+class CrowdFeaturesOperator(BaseOperator):
+    """Builds the day's crowd features before the day's first segment task: the base layer of the
+    sale-local day and the history parts of the due strategies' crowds (dacu.crowds.prepare_crowd_day).
+
+    Every segment task of the run waits for it, so a gate's segment tasks only add the gate's own
+    layer; it skips when no segment strategy is due on the day. XCom: counts only.
+    """
+
+    template_fields: Sequence[str] = ("playbook",)
+    ui_color = "#bef264"
+
+    def __init__(self, *, playbook: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.playbook = playbook
+
+    def execute(self, context: Any) -> dict:
+        from dacu.crowds import prepare_crowd_day
+
+        pb = load_playbook(self.playbook)
+        due: list[str] = []
+        first: str | None = None
+        for gate in day_plan(context)["gates"].values():
+            ids = [sid for sid in gate.get("strategies", []) if _segmented(pb.strategy(sid))]
+            if ids:
+                due += [sid for sid in ids if sid not in due]
+                first = gate["at"] if first is None else min(first, gate["at"])
+        if first is None:
+            raise AirflowSkipException("no crowd strategy is segmented on this sale day")
+        out = prepare_crowd_day(warehouse(), pb, due, datetime.fromisoformat(first))
+        self.log.info("Crowd features of %s for %d strategies: %s", out["day"], len(due), out)
+        return out
+
+
+def _segmented(strategy: Any) -> bool:
+    """A strategy with a segment task (dacu.dagfactory): a crowd, and not an event-driven reminder."""
+    if getattr(strategy, "crowd", None) is None:
+        return False
+    when = getattr(strategy, "when", None)
+    return not (strategy.kind == "payment_reminder" and getattr(when, "form", None) == 3)

@@ -3,6 +3,7 @@
 -- send ledger, readiness results, metric snapshots) so nothing points at customers
 -- that no longer exist. Runs inside the load's transaction: a failed run keeps the old data.
 DELETE FROM crowd_feature_rows;
+DELETE FROM crowd_part_rows;
 DELETE FROM metric_active_spells;
 DELETE FROM metric_day_calendar;
 DELETE FROM metric_offindex_rows;

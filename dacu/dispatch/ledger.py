@@ -33,10 +33,60 @@ RESEND_STATES = frozenset({"reserved", "unknown"})
 IN_CHUNK = 2000         # keys per IN (...) list (SQLite allows 32766 variables)
 
 
-def message_key(sale_id: str, strategy_id: str, wave: str, customer_id: str, channel: str) -> str:
-    """sha256 hex of the message's identity; also the gateway's client message id."""
+KEY_CHANNELS = ("sms", "email", "inapp")
+_PLAIN_ID = re.compile(r"[0-9A-Za-z_-]{1,36}")
+_LONG_DIGITS = re.compile(r"\d{11}")
+_LEGACY_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def occasion_prefix(sale_id: str, strategy_id: str, wave: str) -> str:
+    """The 20 hex characters every key of one send occasion starts with (sha256 of the occasion)."""
+    return hashlib.sha256("\x1f".join((sale_id, strategy_id, wave)).encode("utf-8")).hexdigest()[:20]
+
+
+def key_in(prefix: str, customer_id: str, channel: str) -> str:
+    """The message key of a customer and channel within the occasion ``prefix`` (at most 62 characters).
+
+    ``<prefix><channel>~<customer id>`` when the id is plain (``[0-9A-Za-z_-]``, at most 36
+    characters, no run of 11 digits: never a phone number or an email), else
+    ``<prefix><channel>=<sha256 of the id, 32 hex>``. Within an occasion the keys sort like the
+    customer ids, which is the order the dispatcher reserves them in: the ledger's primary-key
+    inserts and look-ups stay on a few index pages instead of one random page per key. The two
+    forms cannot meet (``~`` / ``=`` after a channel name of letters), so distinct messages never
+    share a key; every character is valid in a gateway id and an email Message-ID."""
+    if channel not in KEY_CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    if _PLAIN_ID.fullmatch(customer_id) and not _LONG_DIGITS.search(customer_id):
+        return f"{prefix}{channel}~{customer_id}"
+    return f"{prefix}{channel}=" + hashlib.sha256(customer_id.encode("utf-8")).hexdigest()[:32]
+
+
+def legacy_key(sale_id: str, strategy_id: str, wave: str, customer_id: str, channel: str) -> str:
+    """The key of ledgers written before the ordered keys: sha256 hex of the message's identity.
+    Still used for an occasion whose ledger rows already carry such keys (``key_maker``)."""
     raw = "\x1f".join((sale_id, strategy_id, wave, customer_id, channel))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def message_key(sale_id: str, strategy_id: str, wave: str, customer_id: str, channel: str) -> str:
+    """The message's identity as a key (``key_in``); also the gateway's client message id."""
+    return key_in(occasion_prefix(sale_id, strategy_id, wave), customer_id, channel)
+
+
+def is_legacy_key(key: str) -> bool:
+    return bool(_LEGACY_KEY.fullmatch(key))
+
+
+def key_maker(conn: Connection, sale_id: str, strategy_id: str, wave: str):
+    """``f(customer_id, channel) -> key`` for one occasion. An occasion already in the ledger under
+    legacy keys (begun before an upgrade: held overnight, a retry, a rerun) keeps them, so its
+    messages keep their identity and are never sent twice; any other occasion gets ordered keys."""
+    row = conn.execute(sql("dispatch/ledger_occasion_key"),
+                       {"sale_id": sale_id, "strategy_id": strategy_id, "wave": wave}).first()
+    if row is not None and is_legacy_key(row[0]):
+        return lambda cid, ch: legacy_key(sale_id, strategy_id, wave, cid, ch)
+    prefix = occasion_prefix(sale_id, strategy_id, wave)
+    return lambda cid, ch: key_in(prefix, cid, ch)
 
 
 def occasion(wave_id: str | None, gate_local: datetime, *, daily: bool) -> str:
@@ -90,23 +140,24 @@ def sql(name: str, *expanding: str, dt_cols: Sequence[str] = ()) -> TextClause:
 
 
 def select_in(conn: Connection, name: str, key: str, values: Sequence[str], binds: dict | None = None,
-              dt_cols: Sequence[str] = ()) -> Iterable:
+              dt_cols: Sequence[str] = (), plain: bool = False) -> Iterable:
     """Rows of ``dispatch/<name>`` for ``values`` bound to ``:key``: ``IN (...)`` lists in chunks,
-    or on PostgreSQL ``= ANY(array)`` (``dispatch/pg/<name>``): an IN list of thousands of
-    placeholders is parsed anew by the driver on every call."""
+    or on PostgreSQL ``= ANY(string_to_array(...))`` (``dispatch/pg/<name>``): an IN list of
+    thousands of placeholders is parsed anew by the driver on every call. Rows are named
+    tuples, or with ``plain`` on PostgreSQL the driver's own tuples (no per-row object)."""
     if not values:
         return
     if conn.dialect.name == "postgresql":
-        # Straight on the driver's cursor, binary protocol: the key list goes as one binary array
-        # and rows come back as plain tuples. Through SQLAlchemy, dumping 2,000 strings as a text
+        # Straight on the driver's cursor, binary protocol: the key list goes as one text (pack)
+        # and rows come back as tuples. Through SQLAlchemy, dumping 2,000 strings as a text
         # array and fetching row by row cost more than the query (profiled, bench_dispatch.py).
-        from psycopg.rows import namedtuple_row
+        from psycopg.rows import namedtuple_row, tuple_row
 
         query = _pg_query(name)
         raw = conn.connection.driver_connection
-        with raw.cursor(row_factory=namedtuple_row) as cur:
+        with raw.cursor(row_factory=tuple_row if plain else namedtuple_row) as cur:
             for i in range(0, len(values), 10 * IN_CHUNK):
-                cur.execute(query, {**(binds or {}), key: list(values[i:i + 10 * IN_CHUNK])}, binary=True)
+                cur.execute(query, {**(binds or {}), key: pack(values[i:i + 10 * IN_CHUNK])}, binary=True)
                 yield from cur.fetchall()
         return
     # SQLite: the driver's cursor too, with a cached statement per padded list size (chunks()):
@@ -175,6 +226,23 @@ def _pg_query(name: str) -> str:
     """``dispatch/pg/<name>.sql`` in psycopg's ``%(name)b`` style (the files hold no ``%``); binary
     parameters: a list of 2,000 strings as a text array costs a regex per element."""
     return _BIND.sub(r"%(\1)b", _sql(f"dispatch/pg/{name}").text)
+
+
+SEP = "\x1f"
+# Per-message columns that go to PostgreSQL packed (one text, SEP between the items) instead of
+# as binary arrays: ids, keys and short codes of our own, never containing SEP. psycopg dumps a
+# list item by item in Python (a quarter of a microsecond each, about 20 per message); one
+# str.join is a C loop. The SQL unpacks them with string_to_array(:name, chr(31)).
+PACKED = frozenset({"message_key", "customer_id", "channel", "state"})
+
+
+def pack(values: Sequence[str]) -> str:
+    """``values`` as one text for ``string_to_array(:name, chr(31))``; refuses a value that holds
+    the separator or is empty (it would not come back as itself)."""
+    text = SEP.join(values)
+    if text.count(SEP) != max(len(values) - 1, 0) or (values and "" in values):
+        raise ValueError("an id or key is empty or holds the \\x1f separator")
+    return text
 
 
 def chunks(seq: Sequence, n: int = IN_CHUNK) -> Iterable[list]:
@@ -246,7 +314,7 @@ def _apply(conn: Connection, name: str, const: dict, cols: tuple[str, ...], rows
     if dialect == "postgresql":
         binds = dict(const)
         for c, values in zip(cols, zip(*rows)):
-            binds[c] = list(values)
+            binds[c] = pack(values) if c in PACKED else list(values)
         return _pg_run(conn, name, binds, returning)
     if dialect == "sqlite":
         base = {k: _sqlite_value(v) for k, v in const.items()}
@@ -261,15 +329,25 @@ def _apply(conn: Connection, name: str, const: dict, cols: tuple[str, ...], rows
 
 
 @contextmanager
-def transaction(conn: Connection):
+def transaction(conn: Connection, *, durable: bool = True):
     """A transaction for the batch statements. On PostgreSQL the planner is told not to scan
     tables sequentially in it (``SET LOCAL``: this transaction only): every batch statement
     finds its rows through an index (keys, customer ids), but with the ledger's statistics
     stale mid-run (a table growing from empty) it chose sequential scans filtered by the
-    batch's key list, and each batch then cost a pass over the whole ledger."""
+    batch's key list, and each batch then cost a pass over the whole ledger.
+
+    ``durable=False`` (PostgreSQL): the commit does not wait for its WAL to reach the disk
+    (``synchronous_commit = off`` for this transaction). Only for writes the next run recovers
+    if a database crash loses them: the provider's answers (marks) and receipts. A lost mark
+    leaves its key ``reserved`` or ``unknown``, which the next run sends again under the same
+    key (the gateway acknowledges it) or reconciles from ``/v1/status``; a lost receipt is
+    looked up again. A client killed mid-run loses nothing: the server still commits. The
+    reservation (cap slots + reserved rows) is always durable before any provider call."""
     with conn.begin():
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off" if durable else
+                                 "SELECT set_config('enable_seqscan', 'off', true), "
+                                 "set_config('synchronous_commit', 'off', true)")
         yield conn
 
 
@@ -292,7 +370,7 @@ def _pg_by_value(conn: Connection, name: str, const: dict, value_cols: tuple[str
     for key, *values in rows:
         groups.setdefault(tuple(values), []).append(key)
     for values, keys in groups.items():
-        _pg_run(conn, name, {**const, **dict(zip(value_cols, values)), "message_key": keys})
+        _pg_run(conn, name, {**const, **dict(zip(value_cols, values)), "message_key": pack(keys)})
 
 
 def _split(rows: list[dict], const_cols: tuple[str, ...], row_cols: tuple[str, ...]):
@@ -306,7 +384,26 @@ def _split(rows: list[dict], const_cols: tuple[str, ...], row_cols: tuple[str, .
 def insert_batch(conn: Connection, const: dict, rows: Sequence[tuple]) -> set[str] | None:
     """Insert ``rows`` (``INSERT_ROW`` tuples; ``const``: the ``INSERT_CONST`` binds) with
     ON CONFLICT DO NOTHING. On PostgreSQL, returns the keys this call inserted (the others
-    were there already); None on SQLite."""
+    were there already); None on SQLite.
+
+    PostgreSQL first tries a plain INSERT in a savepoint (``dispatch/pg/ledger_insert_new``):
+    the caller read the batch's keys just before, so they are new but for a concurrent attempt
+    racing for the same keys. Measured, ``ON CONFLICT`` costs a third of the insert (a
+    speculative insertion per row: an extra index probe and WAL record). If a key is there
+    after all (unique violation), the savepoint is rolled back and the batch goes again with
+    ``ON CONFLICT DO NOTHING``, whose RETURNING names the keys this call inserted."""
+    if rows and conn.dialect.name == "postgresql":
+        from psycopg.errors import UniqueViolation
+
+        raw = conn.connection.driver_connection
+        raw.execute("SAVEPOINT dacu_insert")
+        try:
+            got = _apply(conn, "ledger_insert_new", const, INSERT_ROW, rows, returning=True)
+        except UniqueViolation:
+            raw.execute("ROLLBACK TO SAVEPOINT dacu_insert")
+        else:
+            raw.execute("RELEASE SAVEPOINT dacu_insert")
+            return got
     return _apply(conn, "ledger_insert", const, INSERT_ROW, rows, returning=True)
 
 
@@ -333,7 +430,18 @@ def resolve_held(conn: Connection, updated_at: datetime, rows: Sequence[tuple[st
 
 
 def mark_batch(conn: Connection, updated_at: datetime, rows: Sequence[tuple]) -> None:
-    """The provider's answers: ``MARK_ROW`` tuples."""
+    """The provider's answers: ``MARK_ROW`` tuples.
+
+    PostgreSQL: the mark joins the batch's keys (a function scan of the arrays) to their ledger
+    rows, and is told not to use a nested loop (``SET LOCAL``, this transaction). Once the
+    statistics say nearly every row of the ledger is final, the planner expects the batch's
+    rows still ``reserved`` to be one and chose a nested loop rescanning the 5,000 arrays'
+    rows for each ledger row: 25 million comparisons, ten seconds a batch (EXPLAIN ANALYZE,
+    docs/dispatch.md). A hash join of the rows found by primary key costs the same whatever
+    the estimate."""
+    if rows and conn.dialect.name == "postgresql":
+        conn.connection.driver_connection.execute(
+            "SELECT set_config('enable_nestloop', 'off', true), set_config('enable_seqscan', 'off', true)")
     _apply(conn, "ledger_mark", {"updated_at": updated_at}, MARK_ROW, rows)
 
 
@@ -381,7 +489,7 @@ def by_sale(conn: Connection, sale_id: str) -> list:
 # ---- cap slots ---------------------------------------------------------------------------------
 
 def claim_slots(conn: Connection, scope: str, period: str, cap: int,
-                items: Sequence[tuple[str, str, str]]) -> set[str]:
+                items: Sequence[tuple[str, str, str]], memo: dict | None = None) -> set[str]:
     """Give each ``(key, customer_id, channel)`` a free slot in 1..cap; returns the keys that hold one.
 
     Slots are taken with INSERT .. ON CONFLICT DO NOTHING, so concurrent strategies never
@@ -389,10 +497,33 @@ def claim_slots(conn: Connection, scope: str, period: str, cap: int,
     that writes the key's ledger row (reserve, or held -> reserved), so a key reaching this
     point holds none; a concurrent duplicate attempt's committed slot is named as held.
     One statement per slot number on PostgreSQL (claim and check together), two on SQLite.
+
+    PostgreSQL tries slot 1 for the whole batch with a plain INSERT in a savepoint first (no
+    speculative insertion per row, as ``insert_batch``): while the scope is empty for these
+    customers, that is the whole claim. On a unique violation the savepoint is rolled back and
+    the slots are claimed one number at a time as above; ``memo`` (the caller's, per call)
+    remembers the scope, so later batches go straight to that path.
     """
     if not items or cap <= 0:
         return set()
     pg = conn.dialect.name == "postgresql"
+    if pg and (memo is None or memo.get((scope, period), True)):
+        from psycopg.errors import UniqueViolation
+
+        raw = conn.connection.driver_connection
+        raw.execute("SAVEPOINT dacu_claim")
+        try:
+            _pg_run(conn, "cap_claim_new", {"scope": scope, "period": period, "slot": 1,
+                                            "customer_id": pack([c for _, c, _ in items]),
+                                            "channel": pack([ch for _, _, ch in items]),
+                                            "message_key": pack([k for k, _, _ in items])})
+        except UniqueViolation:
+            raw.execute("ROLLBACK TO SAVEPOINT dacu_claim")
+            if memo is not None:
+                memo[(scope, period)] = False
+        else:
+            raw.execute("RELEASE SAVEPOINT dacu_claim")
+            return {k for k, _, _ in items}
     holders: set[str] = set()
     waiting = list(items)
     for slot in range(1, cap + 1):
@@ -401,26 +532,32 @@ def claim_slots(conn: Connection, scope: str, period: str, cap: int,
         rows = [(c, ch, k) for k, c, ch in waiting]
         const = {"scope": scope, "period": period, "slot": slot}
         if pg:
-            got = _pg_run(conn, "cap_claim", {**const, "customer_id": [r[0] for r in rows],
-                                              "channel": [r[1] for r in rows],
-                                              "message_key": [r[2] for r in rows]}, returning=True)
+            got = _pg_run(conn, "cap_claim", {**const, "customer_id": pack([r[0] for r in rows]),
+                                              "channel": pack([r[1] for r in rows]),
+                                              "message_key": pack([r[2] for r in rows])}, returning=True)
         else:
             _apply(conn, "cap_claim", const, _SLOT_ROW, rows)
-            got = {r.message_key for r in select_in(conn, "cap_owned", "keys", [k for k, _, _ in waiting],
-                                                     {"scope": scope, "period": period})}
+            mine = {k for k, _, _ in waiting}
+            got = {r.message_key for r in select_in(conn, "cap_owned", "ids", sorted({c for _, c, _ in waiting}),
+                                                     {"scope": scope, "period": period})} & mine
         holders |= got
         waiting = [it for it in waiting if it[0] not in got]
     return holders
 
 
-def release_slots(conn: Connection, keys: Iterable[str]) -> None:
-    keys = list(keys)
-    if not keys:
+def release_slots(conn: Connection, scopes: Iterable[tuple[str, str]],
+                  items: Iterable[tuple[str, str, str]]) -> None:
+    """Give back the slots that ``(key, customer_id, channel)`` items hold in each ``(scope, period)``."""
+    items = list(items)
+    if not items:
         return
-    if conn.dialect.name == "postgresql":
-        _pg_run(conn, "cap_release", {"message_key": keys})
-        return
-    _apply(conn, "cap_release", {}, ("message_key",), [(k,) for k in keys])
+    for scope, period in scopes:
+        const = {"scope": scope, "period": period}
+        if conn.dialect.name == "postgresql":
+            _pg_run(conn, "cap_release", {**const, "customer_id": pack([c for _, c, _ in items]),
+                                          "message_key": pack([k for k, _, _ in items])})
+        else:
+            _apply(conn, "cap_release", const, _SLOT_ROW, [(c, ch, k) for k, c, ch in items])
 
 
 def slots_used(conn: Connection, scope: str, period: str, customer_ids: Sequence[str]) -> dict[tuple[str, str], int]:

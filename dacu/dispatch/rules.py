@@ -79,33 +79,42 @@ def quiet_hold(local: datetime, quiet: tuple[time, time] | None,
     return opens, opens + expiry
 
 
-def contact_block(customer: dict | None, channel: str, msg_class: str, send_utc: datetime) -> str | None:
-    """The reason this customer may not get this message now, or None."""
+# A customer's contact row as the dispatcher reads it (include/sql/dispatch/customers_contact.sql):
+# a plain tuple in this column order, one per customer and batch (no per-row dict or object).
+CONTACT_COLUMNS = ("customer_id", "nick", "mobile", "email", "consent_sms", "consent_email", "consent_inapp",
+                   "opted_out_at", "blacklisted")
+C_ID, C_NICK, C_MOBILE, C_EMAIL = 0, 1, 2, 3
+_C_CONSENT = {"sms": 4, "email": 5, "inapp": 6}
+C_OPTED_OUT, C_BLACKLISTED = 7, 8
+
+
+def contact_block(customer: tuple | None, channel: str, msg_class: str, send_utc: datetime) -> str | None:
+    """The reason this customer (a ``CONTACT_COLUMNS`` tuple) may not get this message now, or None."""
     if customer is None:
         return "unknown_customer"
-    if customer["blacklisted"]:
+    if customer[C_BLACKLISTED]:
         return "blacklisted"
-    if not customer[f"consent_{channel}"]:
+    if not customer[_C_CONSENT[channel]]:
         return "no_consent"
-    if msg_class == "marketing" and customer["opted_out_at"] is not None and customer["opted_out_at"] <= send_utc:
+    if msg_class == "marketing" and customer[C_OPTED_OUT] is not None and customer[C_OPTED_OUT] <= send_utc:
         return "opted_out"
     if channel == "sms":
-        mobile = customer["mobile"]
+        mobile = customer[C_MOBILE]
         if not mobile:
             return "no_mobile"
         if not _MOBILE.match(mobile):
             return "invalid_mobile"
-    if channel == "email" and (not customer["email"] or "@" not in customer["email"]):
+    if channel == "email" and (not customer[C_EMAIL] or "@" not in customer[C_EMAIL]):
         return "no_email"
     return None
 
 
-def recipient(customer: dict, channel: str) -> str:
+def recipient(customer: tuple, channel: str) -> str:
     if channel == "sms":
-        return customer["mobile"]
+        return customer[C_MOBILE]
     if channel == "email":
-        return customer["email"]
-    return customer["customer_id"]            # in-app / customer-service: the platform's customer id
+        return customer[C_EMAIL]
+    return customer[C_ID]                     # in-app / customer-service: the platform's customer id
 
 
 @dataclass(frozen=True)

@@ -287,8 +287,12 @@ dispatch_ledger = Table(
     # at half the cost per key (docs/dispatch.md, Throughput). New tables only (init_schema).
     postgresql_with={"fillfactor": 50},
 )
-Index("ix_dispatch_ledger_run", dispatch_ledger.c.sale_id, dispatch_ledger.c.strategy_id, dispatch_ledger.c.wave,
-      dispatch_ledger.c.state)
+# The occasion's rows (counts, pending keys, receipts). No state column in it: a row's state
+# changes (reserved -> sent) would then write new entries in every index; without it that mark,
+# like the receipt, is a HOT update of the row alone (docs/dispatch.md, Throughput). The queries
+# by state read the occasion's rows and filter them. A ledger created before keeps its older
+# (sale, strategy, wave, state) index until rebuilt (docs/dispatch.md, "Existing ledgers").
+Index("ix_dispatch_ledger_run", dispatch_ledger.c.sale_id, dispatch_ledger.c.strategy_id, dispatch_ledger.c.wave)
 Index("ix_dispatch_ledger_customer", dispatch_ledger.c.sale_id, dispatch_ledger.c.customer_id)
 
 # Cap slots: a customer's per-day / per-sale allowance on a channel is a set of
@@ -304,7 +308,8 @@ dispatch_cap_slots = Table(
     Column("slot", Integer, primary_key=True),
     Column("message_key", String(64), nullable=False),
 )
-Index("ix_dispatch_cap_slots_key", dispatch_cap_slots.c.message_key)
+# No index on message_key: slots are given back by (scope, period, customer, channel, key), the
+# primary key's own prefix, so a claim writes one index entry instead of two.
 
 TABLES = {t.name: t for t in metadata.sorted_tables}
 

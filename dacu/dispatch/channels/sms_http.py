@@ -1,8 +1,10 @@
 """SMS and in-app messages through the HTTP channel gateway.
 
-One ``requests.Session`` with a pooled, keep-alive adapter and a urllib3
+One urllib3 pool manager (pooled keep-alive connections) with a urllib3
 ``Retry``: 429 / 5xx and read timeouts are retried with backoff (honouring
-``Retry-After``). Retrying a POST is safe only because every message carries
+``Retry-After``). urllib3 straight, not through ``requests``: requests' session
+layer (hooks, cookies, settings merged per call) cost about as much CPU per call
+as the HTTP exchange itself (profiled, bench/bench_dispatch.py). Retrying a POST is safe only because every message carries
 its ledger key as the client message id (like Aliyun's OutId), which the
 gateway acknowledges instead of sending twice. A call that still has no answer
 is reported as ``unknown`` for each of its messages; the dispatcher reconciles
@@ -16,8 +18,9 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 
-import requests
-from requests.adapters import HTTPAdapter
+import requests.utils
+import urllib3
+from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
 from dacu.dispatch.channels.base import ChannelError, Outcome
@@ -37,39 +40,42 @@ class GatewayClient:
         self.timeout = timeout
         self.rate_limit = rate_limit
         self.max_batch = max_batch
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
-                      status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"GET", "POST"}),
-                      respect_retry_after_header=True, raise_on_status=False)
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self._retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
+                            status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"GET", "POST"}),
+                            respect_retry_after_header=True, raise_on_status=False)
+        self._timeout = Timeout(connect=timeout[0], read=timeout[1])
         # The environment (proxies, NO_PROXY, CA bundle, ~/.netrc) is read once here, for the
-        # gateway's URL, instead of on every call: with trust_env each call stat()ed ~/.netrc and
-        # re-read the proxy settings (a tenth of a call's client time, profiled).
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        # gateway's URL, as requests would read it, instead of on every call.
+        scheme = self.base_url.split(":", 1)[0]
+        proxy = requests.utils.get_environ_proxies(self.base_url).get(scheme)
         ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if ca:
-            self.session.verify = ca
-        self.session.auth = requests.utils.get_netrc_auth(self.base_url)
-        self.session.trust_env = False
+        pool = {"num_pools": 2, "maxsize": pool_size, **({"ca_certs": ca} if ca else {})}
+        self._http = urllib3.ProxyManager(proxy, **pool) if proxy else urllib3.PoolManager(**pool)
+        self._headers = {"Content-Type": "application/json; charset=utf-8"}
+        auth = requests.utils.get_netrc_auth(self.base_url)
+        if auth:
+            self._headers.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
         self.calls = 0          # provider calls made (tests use it to simulate a crash after N calls)
 
     def close(self) -> None:
-        self.session.close()
+        self._http.clear()
+
+    def _request(self, method: str, path: str, data: bytes | None = None):
+        try:
+            return self._http.request(method, self.base_url + path, body=data, headers=self._headers,
+                                      timeout=self._timeout, retries=self._retry)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ChannelError(f"gateway {path}: {exc.__class__.__name__}: {scrub(str(exc))[:300]}") from None
 
     def _post(self, path: str, body: dict) -> dict:
         # UTF-8 JSON: Chinese texts as 3 bytes a character instead of 6-byte \u escapes
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        resp = self._request("POST", path, data)
+        if resp.status != 200:
+            text = resp.data.decode("utf-8", errors="replace")
+            raise ChannelError(f"gateway {path}: HTTP {resp.status}: {scrub(text)[:300]}")
         try:
-            resp = self.session.post(self.base_url + path, data=data, timeout=self.timeout,
-                                     headers={"Content-Type": "application/json; charset=utf-8"})
-        except requests.RequestException as exc:
-            raise ChannelError(f"gateway {path}: {exc.__class__.__name__}: {scrub(str(exc))[:300]}") from None
-        if resp.status_code != 200:
-            raise ChannelError(f"gateway {path}: HTTP {resp.status_code}: {scrub(resp.text)[:300]}")
-        try:
-            return json.loads(resp.content)
+            return json.loads(resp.data)
         except ValueError:
             raise ChannelError(f"gateway {path}: the answer is not JSON") from None
 
@@ -109,9 +115,10 @@ class GatewayClient:
         return out
 
     def balance(self) -> float:
+        resp = self._request("GET", "/v1/balance")
         try:
-            resp = self.session.get(self.base_url + "/v1/balance", timeout=self.timeout)
-            resp.raise_for_status()
-            return float(resp.json()["balance"])
-        except (requests.RequestException, ValueError, KeyError) as exc:
+            if resp.status != 200:
+                raise ValueError(f"HTTP {resp.status}")
+            return float(json.loads(resp.data)["balance"])
+        except (ValueError, KeyError, TypeError) as exc:
             raise ChannelError(f"gateway /v1/balance: {exc.__class__.__name__}") from None

@@ -1,4 +1,4 @@
--- Which of these message keys hold a slot of the scope and period.
+-- The slots of the scope and period these customers hold (SQLite's claim: which keys got one).
 SELECT message_key
 FROM dispatch_cap_slots
-WHERE scope = :scope AND period = :period AND message_key IN :keys
+WHERE scope = :scope AND period = :period AND customer_id IN :ids

@@ -5,6 +5,6 @@
 -- row it no longer finds held).
 INSERT INTO dispatch_cap_slots (scope, period, customer_id, channel, slot, message_key)
 SELECT :scope, :period, t.customer_id, t.channel, :slot, t.message_key
-FROM unnest(:customer_id::text[], :channel::text[], :message_key::text[]) AS t(customer_id, channel, message_key)
+FROM unnest(string_to_array(:customer_id, chr(31)), string_to_array(:channel, chr(31)), string_to_array(:message_key, chr(31))) AS t(customer_id, channel, message_key)
 ON CONFLICT (scope, period, customer_id, channel, slot) DO NOTHING
 RETURNING message_key

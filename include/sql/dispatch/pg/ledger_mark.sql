@@ -12,9 +12,9 @@ SET state = s.state,
     sent_day = COALESCE(s.sent_day, l.sent_day),
     attempts = l.attempts + 1,
     updated_at = :updated_at
-FROM unnest(:message_key::text[], :state::text[], :reason::text[], :provider_id::text[], :segments::int[],
+FROM unnest(string_to_array(:message_key, chr(31)), string_to_array(:state, chr(31)), :reason::text[], :provider_id::text[], :segments::int[],
             :cost::numeric[], :sent_day::date[])
      AS s(message_key, state, reason, provider_id, segments, cost, sent_day)
-WHERE l.message_key = ANY(:message_key::text[])
+WHERE l.message_key = ANY(string_to_array(:message_key, chr(31)))
   AND l.message_key = s.message_key
   AND (l.state IN ('reserved', 'unknown')) IS TRUE

@@ -4,4 +4,4 @@
 -- state index instead (see ledger_mark.sql).
 UPDATE dispatch_ledger
 SET state = :state, reason = :reason, updated_at = :updated_at
-WHERE message_key = ANY(:message_key::text[]) AND (state = 'held') IS TRUE
+WHERE message_key = ANY(string_to_array(:message_key, chr(31))) AND (state = 'held') IS TRUE

@@ -3,4 +3,4 @@
 -- the whole ledger for every batch).
 UPDATE dispatch_ledger
 SET receipt = :receipt, receipt_at = :receipt_at
-WHERE message_key = ANY(:message_key::text[]) AND receipt IS NULL
+WHERE message_key = ANY(string_to_array(:message_key, chr(31))) AND receipt IS NULL

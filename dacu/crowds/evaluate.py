@@ -33,8 +33,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from dacu.crowds.bounds import CrowdContext, CrowdError, bind_params, resolve_params
 from dacu.crowds.features import (
-    BATCH_SIZE, FeatureBuild, PartPlan, batch_condition, batch_query, current_base, current_part, ensure_base,
-    ensure_features, ensure_part, feature_query, layers_present, part_plan, reusable_build,
+    BATCH_SIZE, FeatureBuild, PartPlan, batch_condition, batch_query, current_base, current_layers, current_part,
+    data_mark, ensure_base, ensure_features, ensure_part, feature_query, layers_present, part_plan, reusable_build,
 )
 from dacu.warehouse.schema import CHANNELS
 from dacu.warehouse.sqlfiles import sql_text
@@ -302,6 +302,29 @@ class Composition:
     excluded: dict[str, int] = field(default_factory=dict)   # "exclude:<crowd>" -> count
 
 
+def _ids_of(rows: list[tuple[Any, int]]) -> Iterable[str]:
+    """The first column of ``(customer_id, mask)`` rows as strings."""
+    if rows and not isinstance(rows[0][0], str):
+        return (str(r[0]) for r in rows)
+    return (r[0] for r in rows)
+
+
+def _mask_groups(rows: list[tuple[Any, int]]) -> dict[int, frozenset[str]]:
+    """``(customer_id, mask)`` rows as ``{mask: frozenset of ids}``, mask 0 (in no crowd) left out. A
+    batch has few distinct masks (hundreds over a million rows): each crowd is then a union of a
+    few sets."""
+    by_mask: dict[int, list[Any]] = {}
+    for cid, m in rows:
+        if m:
+            try:
+                by_mask[m].append(cid)
+            except KeyError:
+                by_mask[m] = [cid]
+    if rows and not isinstance(rows[0][0], str):
+        return {int(m): frozenset(str(c) for c in ids) for m, ids in by_mask.items()}
+    return {int(m): frozenset(ids) for m, ids in by_mask.items()}
+
+
 FEATURE_MODES = ("build", "reuse", "off")
 # PostgreSQL: connections a gate reads its crowds over at once (the batched pass and the crowds on
 # their own queries overlap; each read is one connection, one transaction). SQLite: one.
@@ -365,10 +388,17 @@ class GateEvaluator:
 
     def _parts_ready(self, parts: list[PartPlan]) -> bool:
         """The history parts ``parts`` of the gate's day: built (build mode) or current (reuse)."""
+        todo = [p.layer for p in parts if p.layer not in self._parts]
+        mark = None
+        if todo and self.features_mode == "build":
+            # one read for the parts already current (the usual case: crowd_features built them)
+            with self.engine.connect() as conn:
+                mark = data_mark(conn)
+            self._parts.update(dict.fromkeys(current_layers(self.engine, self.ctx, todo, mark), True))
         for part in parts:
             if part.layer not in self._parts:
                 if self.features_mode == "build":
-                    ensure_part(self.engine, self.ctx, part)
+                    ensure_part(self.engine, self.ctx, part, mark=mark)
                     self._parts[part.layer] = True
                 else:
                     self._parts[part.layer] = current_part(self.engine, self.ctx, part) is not None
@@ -486,10 +516,10 @@ class GateEvaluator:
             else:
                 rows_of[kind, what] = found
         for n, chunk in enumerate(batches):
-            base_rows, gate_rows = rows_of["base", n], rows_of["gate", n]
-            if base_rows is None or gate_rows is None:
+            base_groups, gate_rows = rows_of["base", n], rows_of["gate", n]
+            if base_groups is None or gate_rows is None:
                 continue                                # no layers to use (reuse mode): crowd() reads them
-            for (key, _plan), members in zip(chunk, self._batch_sets(len(chunk), base_rows, gate_rows)):
+            for (key, _plan), members in zip(chunk, self._batch_sets(len(chunk), base_groups, gate_rows)):
                 for ref in refs_of[key]:
                     self._remember(ref, members, " (batched)")
 
@@ -498,9 +528,12 @@ class GateEvaluator:
         log.info("crowd %s as of %s: %d customers%s", ref.label(), self.ctx.as_of.isoformat(), len(members), how)
 
     def _batch_rows(self, plans: list[tuple[str, dict[str, Any]]], parts: list[PartPlan],
-                    source: str) -> list[tuple[str, int]] | None:
-        """``(customer_id, mask)`` of every row of ``source`` ("base": the base layer's rows, read
-        without the gate layer; "gate": the gate layer's rows) - features.batch_query."""
+                    source: str) -> Any:
+        """The batch's masks over ``source`` - features.batch_query: "base", the base layer's rows (read
+        without the gate layer) as ``{mask: frozenset of ids}`` (masks other than 0); "gate", the gate
+        layer's rows as ``[(customer_id, mask)]``. None when there are no layers to use (reuse mode).
+        The base rows are grouped here, in the reader's thread, while the gate layer is being built:
+        grouping ~1M rows and hashing their ids into sets is most of the Python side of a gate."""
         sql, binds = batch_query(plans, source)
 
         def read(conn: Connection) -> list[tuple[str, int]]:
@@ -509,31 +542,31 @@ class GateEvaluator:
                 return result.cursor.fetchall()         # raw tuples: see _ids
             finally:
                 result.close()
-        return self._read_features(read, parts, rows="base" if source == "base" else True)
+        rows = self._read_features(read, parts, rows="base" if source == "base" else True)
+        if rows is None or source != "base":
+            return rows
+        return _mask_groups(rows)
 
     @staticmethod
-    def _batch_sets(n: int, base_rows: list[tuple[str, int]], gate_rows: list[tuple[str, int]]) -> list[frozenset[str]]:
+    def _batch_sets(n: int, base_groups: dict[int, frozenset[str]],
+                    gate_rows: list[tuple[str, int]]) -> list[frozenset[str]]:
         """The batch's crowds: a customer's mask is its gate-layer row's if it has one, else its base
-        row's (gate_rows.sql: the gate layer over the base layer). Rows are grouped by mask first
-        (few distinct masks), so each crowd is built by extends."""
-        by_mask: dict[int, list[str]] = {}
-        changed = set()
-        for cid, m in gate_rows:
-            changed.add(cid)
-            by_mask.setdefault(int(m), []).append(cid)
-        for cid, m in base_rows:                        # every base row: m = 0 is in no crowd
-            if cid not in changed:
-                by_mask.setdefault(int(m), []).append(cid)
-        by_mask.pop(0, None)
-        out: list[list[str]] = [[] for _ in range(n)]
-        for m, ids in by_mask.items():
-            for i in range(n):
-                if m >> i & 1:
-                    out[i].extend(ids)
-        sample = gate_rows[0][0] if gate_rows else base_rows[0][0] if base_rows else ""
-        if not isinstance(sample, str):
-            return [frozenset(str(c) for c in ids) for ids in out]
-        return [frozenset(ids) for ids in out]
+        row's (gate_rows.sql: the gate layer over the base layer). ``base_groups``: the base rows'
+        ids by mask (_mask_groups); the changed customers (gate rows) leave the groups they are in,
+        and crowd i is the union of the groups with bit i and the gate rows with bit i (set unions
+        reuse the ids' hashes: no id is hashed twice)."""
+        gate = _mask_groups(gate_rows)
+        changed = frozenset(_ids_of(gate_rows))
+        groups = [g if g.isdisjoint(changed) else g - changed for g in base_groups.values()]
+        masks = list(base_groups)
+        out: list[frozenset[str]] = []
+        for i in range(n):
+            bit = 1 << i
+            parts = [g for m, g in zip(masks, groups) if m & bit]
+            parts += [g for m, g in gate.items() if m & bit]
+            parts.sort(key=len, reverse=True)              # copy the largest, add the others
+            out.append(parts[0].union(*parts[1:]) if parts else frozenset())
+        return out
 
     def crowd(self, ref: CrowdRef) -> frozenset[str]:
         if ref not in self._crowds:

@@ -112,6 +112,36 @@ def test_feature_path_equals_reference_sql(shop, as_of):
         assert non_empty >= len(VARIANTS) - 6, "the generated shop should populate nearly every crowd at 6.19"
 
 
+def test_batch_grouped_by_server_falls_back_when_an_id_holds_the_separator(shop, monkeypatch):
+    """PostgreSQL groups the base batch's ids by mask on the server, joined by ID_SEPARATOR; a mask
+    whose pieces outnumber its rows (an id holding the separator) makes the gate read the plain rows:
+    the same members. Here the separator is "0", which every generated id holds."""
+    import dacu.crowds.evaluate as evaluate
+    import dacu.crowds.features as features
+
+    as_of = MOMENTS[-1]
+    refs = [_ref(c, p) for c, p in VARIANTS]
+    reference = GateEvaluator(shop, SALE, as_of, features="off")
+    plain_reads = []
+    mask_groups = evaluate._mask_groups
+    monkeypatch.setattr(evaluate, "_mask_groups", lambda rows: plain_reads.append(len(rows)) or mask_groups(rows))
+    grouped = GateEvaluator(shop, SALE, as_of)
+    grouped.prefetch(refs)
+    server_grouped = shop.dialect.name == "postgresql"
+    # the base batches (>= 2000 rows): grouped by the server on PostgreSQL, else read as rows; the
+    # gate layer's rows (fewer: the customers changed since 00:00) are read as rows
+    assert plain_reads and (max(plain_reads) >= 2000) != server_grouped
+    monkeypatch.setattr(features, "ID_SEPARATOR", "0")
+    monkeypatch.setattr(evaluate, "ID_SEPARATOR", "0")
+    plain_reads.clear()
+    fallback = GateEvaluator(shop, SALE, as_of)
+    fallback.prefetch(refs)
+    assert max(plain_reads) >= 2000                                 # the base rows read plainly
+    for ref in refs:
+        want = reference.crowd(ref)
+        assert grouped.crowd(ref) == want and fallback.crowd(ref) == want, ref.label()
+
+
 UTC_ = ZoneInfo("UTC")
 
 

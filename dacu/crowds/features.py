@@ -480,3 +480,20 @@ def batch_query(plans: list[tuple[str, dict[str, Any]]], source: str = "rows") -
     sql = f"SELECT f.customer_id,\n       {mask} AS m\nFROM (\n{rows}\n) f"
     used = set(_BIND_RE.findall(sql))
     return sql, {k: v for k, v in binds.items() if k in used}
+
+
+# PostgreSQL: the separator of the ids of one mask in grouped_batch_query (a control character no id
+# is expected to hold; GateEvaluator checks the count and reads the plain rows if one does)
+ID_SEPARATOR = "\x1f"
+
+
+def grouped_batch_query(plans: list[tuple[str, dict[str, Any]]], source: str = "rows") -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: batch_query's rows grouped by mask on the server - ``(m, n, ids)`` per mask other
+    than 0: ``n`` customers, their ids joined by ID_SEPARATOR. A gate's base batch has a few hundred
+    masks over a million rows: the client then receives a few hundred strings (split in C) instead
+    of a million rows it would group in Python (~0.7 s of client CPU at 1M, for ~0.2 s more on the
+    server). The caller runs it with sorting off (the planner cannot guess the number of masks and
+    would sort a million rows) and enough work_mem for the hash table (~17 MB at 1M)."""
+    sql, binds = batch_query(plans, source)
+    return (f"SELECT q.m, count(*) AS n, string_agg(q.customer_id, chr({ord(ID_SEPARATOR)})) AS ids\n"
+            f"FROM (\n{sql}\n) q\nGROUP BY q.m\nHAVING q.m <> 0", binds)

@@ -22,9 +22,16 @@ WHERE o.created_at >= :created_since
       SELECT 1 FROM order_items i WHERE i.order_id = o.order_id AND i.sku_id IN :include_skus))
   AND (:use_exclude_skus = 0 OR NOT EXISTS (
       SELECT 1 FROM order_items x WHERE x.order_id = o.order_id AND x.sku_id IN :exclude_skus))
+  -- "no paid order since it was created" as two probes of (customer_id, paid_at): a paid_at range
+  -- (the index alone), then the customer's orders without paid_at (a presale balance); one OR'ed
+  -- probe read every order row of the customer; LIMIT 1 OFFSET 0 keeps each a probe per order (else
+  -- PostgreSQL hashes every order paid up to as_of): 1M PostgreSQL 0.29 s -> 0.08-0.11 s
   AND NOT EXISTS (
       SELECT 1 FROM orders p
-      WHERE p.customer_id = o.customer_id
-        AND ((p.paid_at >= o.created_at AND p.paid_at <= :as_of)
-          OR (p.paid_at IS NULL AND p.balance_paid_at >= o.created_at AND p.balance_paid_at <= :as_of))
-  )
+      WHERE p.customer_id = o.customer_id AND p.paid_at >= o.created_at AND p.paid_at <= :as_of
+      LIMIT 1 OFFSET 0)
+  AND NOT EXISTS (
+      SELECT 1 FROM orders p
+      WHERE p.customer_id = o.customer_id AND p.paid_at IS NULL
+        AND p.balance_paid_at >= o.created_at AND p.balance_paid_at <= :as_of
+      LIMIT 1 OFFSET 0)

@@ -276,7 +276,11 @@ SCENARIOS: dict[str, tuple[str, dict, list, set]] = {
         C("uo6"), O("uo6", None, created="2027-06-18 19:00"),
         C("uo7"), O("uo7", "2027-06-19 20:10", created="2027-06-19 19:30"),
         C("uo8"), O("uo8", None, created="2027-06-19 19:30", closed_at="2027-06-19 19:50", status="closed"),
-    ), {"uo1", "uo3", "uo7"}),
+        # window edges (gate 20:00, window 1440 min): ordinary orders from 06-18 19:35, 聚划算 from 19:45
+        C("uo9"), O("uo9", None, created="2027-06-18 19:35"),
+        C("uo10"), O("uo10", None, created="2027-06-18 19:40", source="juhuasuan"),
+        C("uo11"), O("uo11", None, created="2027-06-18 19:45", source="juhuasuan"),
+    ), {"uo1", "uo3", "uo7", "uo9", "uo11"}),
     "closed_unpaid_potentials": ("closed_unpaid_potentials", {"start": date(2027, 6, 16), "end": date(2027, 6, 18)},
                                  flat(
         C("cl1"), O("cl1", None, created="2027-06-17 09:00", closed_at="2027-06-17 10:00"),

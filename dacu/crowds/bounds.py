@@ -224,7 +224,9 @@ def bind_params(name: str, params: dict | None, ctx: CrowdContext) -> dict[str, 
         delay, jhs, win = i("delay_minutes"), i("juhuasuan_delay_minutes"), i("window_minutes", 1)
         b["created_before"] = ctx.as_of_utc - timedelta(minutes=delay)
         b["created_before_jhs"] = ctx.as_of_utc - timedelta(minutes=jhs)
-        b["created_since"] = ctx.as_of_utc - timedelta(minutes=max(delay, jhs) + win)
+        b["created_since_std"] = ctx.as_of_utc - timedelta(minutes=delay + win)
+        b["created_since_jhs"] = ctx.as_of_utc - timedelta(minutes=jhs + win)
+        b["created_since"] = min(b["created_since_std"], b["created_since_jhs"])
         _order_filters(c, p, b)
     elif name in ("closed_unpaid_potentials", "last_year_sale_buyers", "sale_buyers", "sale_new_customers"):
         window("start", "end")

@@ -1,14 +1,16 @@
 -- definition: an order created delay_minutes ago or earlier (juhuasuan: juhuasuan_delay_minutes) within window_minutes, with no payment (deposit or full) and not closed as of the moment, and no paid order of the customer since it was created; the order passes the reminder filters (amount in [min_amount, max_amount], seller flag not excluded, has an included SKU, has no excluded SKU)
 -- seed: seed 004 催付 (约25分钟后催付, 聚划算约15分钟; 跳过已付其他订单的买家; 实付金额, 屏蔽卖家标记, 指定商品/排除指定商品)
--- binds: as_of, created_since, created_before, created_before_jhs;
+-- binds: as_of, created_since (the earlier of the two windows' starts: one index range),
+--   created_since_std, created_before, created_since_jhs, created_before_jhs;
 --   use_min_amount/min_amount, use_max_amount/max_amount (0/1, yuan, both bounds inclusive),
 --   use_exclude_seller_flags/exclude_seller_flags, use_include_skus/include_skus,
 --   use_exclude_skus/exclude_skus (0/1, expanding lists); use_x = 0 means the filter is absent
 SELECT DISTINCT o.customer_id
 FROM orders o
 WHERE o.created_at >= :created_since
-  AND ((o.source = 'juhuasuan' AND o.created_at <= :created_before_jhs)
-    OR (o.source <> 'juhuasuan' AND o.created_at <= :created_before))
+  -- each kind of order has its own window: [moment - delay - window, moment - delay]
+  AND ((o.source = 'juhuasuan' AND o.created_at >= :created_since_jhs AND o.created_at <= :created_before_jhs)
+    OR (o.source <> 'juhuasuan' AND o.created_at >= :created_since_std AND o.created_at <= :created_before))
   AND (o.paid_at IS NULL OR o.paid_at > :as_of)
   AND (o.balance_paid_at IS NULL OR o.balance_paid_at > :as_of)
   AND (o.deposit_paid_at IS NULL OR o.deposit_paid_at > :as_of)

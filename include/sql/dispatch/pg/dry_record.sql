@@ -1,12 +1,6 @@
 -- PostgreSQL: a batch of dry_run rows in one statement (see ../dry_record.sql); a real row is
 -- never touched.
-INSERT INTO dispatch_ledger (message_key, sale_id, strategy_id, wave, run_key, customer_id, channel, msg_class,
-                             state, reason, planned_at, hold_until, expires_at, attempts, updated_at)
-SELECT t.message_key, :sale_id, :strategy_id, :wave, :run_key, t.customer_id, t.channel, :msg_class,
-       t.state, t.reason, :planned_at, t.hold_until, t.expires_at, 0, :updated_at
-FROM unnest(string_to_array(:message_key, chr(31)), string_to_array(:customer_id, chr(31)), string_to_array(:channel, chr(31)), string_to_array(:state, chr(31)), :reason::text[],
-            :hold_until::timestamp[], :expires_at::timestamp[])
-     AS t(message_key, customer_id, channel, state, reason, hold_until, expires_at)
+-- @include dispatch/pg/ledger_rows_insert
 ON CONFLICT (message_key) DO UPDATE
 SET reason = excluded.reason, run_key = excluded.run_key, planned_at = excluded.planned_at,
     updated_at = excluded.updated_at

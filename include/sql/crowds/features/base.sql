@@ -2,13 +2,7 @@
 -- paid order: COALESCE(paid_at, balance_paid_at) (a presale order counts when its balance is paid), before day_start
 -- binds: sale_id, layer, day_start, ev_since, d90, d180, d365, v7, v14, v30, y1_from, y2_from, y3_from, y_to
 -- no LEAST/GREATEST (not in SQLite): a minimum of nullable values is CASE WHEN y < x THEN y ELSE x END steps
-INSERT INTO crowd_feature_rows (
-    sale_id, layer, customer_id, in_customers, known_since, member_since, member_level, fan_since, live_fan_since,
-    mobile_seen_at, first_paid_at, last_paid_at,
-    paid_orders_90, paid_orders_180, paid_orders_365, paid_orders_all,
-    paid_amount_90, paid_amount_180, paid_amount_365, paid_amount_all,
-    paid_amount_y1, paid_amount_y2, paid_amount_y3,
-    last_visit_at, last_vcf_at, last_cf_at, last_cfc_at, visits_7, visits_14, visits_30, next_balance_at)
+-- @include crowds/features/feature_row_insert
 WITH oagg AS (
     SELECT o.customer_id,
            MIN(o.created_at) AS first_created_at,

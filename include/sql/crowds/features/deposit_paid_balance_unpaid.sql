@@ -7,16 +7,10 @@ WHERE o.customer_id IN (SELECT p.customer_id FROM crowd_part_rows p
                         WHERE p.sale_id = :sale_id AND p.layer = :part_layer)
   AND o.is_presale = TRUE
   AND o.deposit_paid_at >= :since AND o.deposit_paid_at <= :as_of
-  AND (o.balance_paid_at IS NULL OR o.balance_paid_at > :as_of)
-  AND (o.paid_at IS NULL OR o.paid_at > :as_of)
-  AND (o.closed_at IS NULL OR o.closed_at > :as_of)
-  AND (o.refunded_at IS NULL OR o.refunded_at > :as_of)
+  -- @include crowds/support/deposit_open_as_of
 UNION
 SELECT o.customer_id
 FROM orders o
 WHERE o.is_presale = TRUE
   AND o.deposit_paid_at >= :today_since AND o.deposit_paid_at <= :as_of
-  AND (o.balance_paid_at IS NULL OR o.balance_paid_at > :as_of)
-  AND (o.paid_at IS NULL OR o.paid_at > :as_of)
-  AND (o.closed_at IS NULL OR o.closed_at > :as_of)
-  AND (o.refunded_at IS NULL OR o.refunded_at > :as_of)
+  -- @include crowds/support/deposit_open_as_of

@@ -1,13 +1,7 @@
 -- definition: the gate layer of one gate moment (sale_id, as_of): full feature rows as of as_of for the customers whose features changed since the day's 00:00 - orders paid in [day_start, as_of] (added to the base row: every paid window starts before day_start) and events in [day_start, as_of] (added to the base row's event features); every other customer's base row is already exact as of as_of (the windows start at sale-local midnights, known_since and member_since are compared with as_of by the crowds); dacu/crowds/features.py deletes the layer's rows first, in the same transaction
 -- paid order: COALESCE(paid_at, balance_paid_at) <= as_of (same as base.sql and the reference SQL): paid_at in the window (its index), or no paid_at and balance_paid_at in the window - only customers whose base row has next_balance_at <= as_of can have one (balance_paid_at has no index)
 -- binds: sale_id, base_layer, gate_layer, day_start, as_of
-INSERT INTO crowd_feature_rows (
-    sale_id, layer, customer_id, in_customers, known_since, member_since, member_level, fan_since, live_fan_since,
-    mobile_seen_at, first_paid_at, last_paid_at,
-    paid_orders_90, paid_orders_180, paid_orders_365, paid_orders_all,
-    paid_amount_90, paid_amount_180, paid_amount_365, paid_amount_all,
-    paid_amount_y1, paid_amount_y2, paid_amount_y3,
-    last_visit_at, last_vcf_at, last_cf_at, last_cfc_at, visits_7, visits_14, visits_30, next_balance_at)
+-- @include crowds/features/feature_row_insert
 SELECT :sale_id, :gate_layer, d.customer_id,
        COALESCE(b.in_customers, 0), b.known_since, b.member_since, b.member_level, b.fan_since, b.live_fan_since,
        b.mobile_seen_at,

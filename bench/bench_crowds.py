@@ -371,6 +371,22 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def bench_engine(name: str, engine, connect, args, refs, ctx, gate, one_pass: dict, one_gate: dict) -> dict:
+    """bench_backend over one SQLAlchemy engine (PostgreSQL or SQLite): the product's own layer
+    builders and GateEvaluator, the feature tables dropped before (and after, unless --keep)."""
+    drop_features(engine, ctx.sale_id)
+    result = bench_backend(
+        name, connect, lambda: ensure_base(engine, ctx, rebuild=True).rows,
+        lambda: sum(ensure_part(engine, ctx, p, rebuild=True).rows for p in day_parts(refs, ctx)),
+        lambda: ensure_gate(engine, ctx, rebuild=True).rows,
+        lambda: _scalar(engine, "crowds/features/one_pass_count", one_pass),
+        lambda: _scalar(engine, "crowds/features/one_pass_gate", one_gate), refs, ctx, args.reference,
+        lambda rs: _together(engine, rs, ctx), gate, lambda: drop_gate_layer(engine, ctx))
+    if not args.keep:
+        drop_features(engine, ctx.sale_id)
+    return result
+
+
 def run_size(n: int, args, ctx: CrowdContext, refs: list[CrowdRef], gate: set[CrowdRef]) -> None:
     cache = Path(args.cache)
     db = ensure_sqlite(cache, n)
@@ -392,29 +408,10 @@ def run_size(n: int, args, ctx: CrowdContext, refs: list[CrowdRef], gate: set[Cr
         url = ensure_pg(n, csv_dir, want)
         pg = make_engine(url)
         fresh_feature_tables(pg)
-
-        drop_features(pg, ctx.sale_id)
-        results.append(bench_backend(
-            "PostgreSQL", lambda: _no_jit(pg), lambda: ensure_base(pg, ctx, rebuild=True).rows,
-            lambda: sum(ensure_part(pg, ctx, p, rebuild=True).rows for p in day_parts(refs, ctx)),
-            lambda: ensure_gate(pg, ctx, rebuild=True).rows,
-            lambda: _scalar(pg, "crowds/features/one_pass_count", one_pass),
-            lambda: _scalar(pg, "crowds/features/one_pass_gate", one_gate), refs, ctx, args.reference,
-            lambda rs: _together(pg, rs, ctx), gate, lambda: drop_gate_layer(pg, ctx)))
-        if not args.keep:
-            drop_features(pg, ctx.sale_id)
+        results.append(bench_engine("PostgreSQL", pg, lambda: _no_jit(pg), args, refs, ctx, gate, one_pass, one_gate))
         pg.dispose()
     if "sqlite" in backends:
-        drop_features(sq, ctx.sale_id)
-        results.append(bench_backend(
-            "SQLite", sq.connect, lambda: ensure_base(sq, ctx, rebuild=True).rows,
-            lambda: sum(ensure_part(sq, ctx, p, rebuild=True).rows for p in day_parts(refs, ctx)),
-            lambda: ensure_gate(sq, ctx, rebuild=True).rows,
-            lambda: _scalar(sq, "crowds/features/one_pass_count", one_pass),
-            lambda: _scalar(sq, "crowds/features/one_pass_gate", one_gate), refs, ctx, args.reference,
-            lambda rs: _together(sq, rs, ctx), gate, lambda: drop_gate_layer(sq, ctx)))
-        if not args.keep:
-            drop_features(sq, ctx.sale_id)
+        results.append(bench_engine("SQLite", sq, sq.connect, args, refs, ctx, gate, one_pass, one_gate))
     sq.dispose()
     if "duckdb" in backends:
         try:

@@ -34,8 +34,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from dacu.crowds.bounds import CrowdContext, CrowdError, bind_params, resolve_params
 from dacu.crowds.features import (
-    BATCH_SIZE, ID_SEPARATOR, FeatureBuild, PartPlan, batch_condition, batch_query, current_base, current_layers,
-    current_part, data_mark, ensure_base, ensure_features, ensure_part, feature_query, grouped_batch_query,
+    BATCH_SIZE, ID_SEPARATOR, FeatureBuild, PartPlan, base_layer, batch_condition, batch_query, current_layer,
+    current_layers, data_mark, ensure_base, ensure_features, ensure_part, feature_query, grouped_batch_query,
     layers_present, part_plan, reusable_build,
 )
 from dacu.warehouse.schema import CHANNELS
@@ -386,7 +386,8 @@ class GateEvaluator:
                 ensure_base(self.engine, self.ctx)
                 self._base_ok = True
             else:
-                self._base_ok = self.features_mode == "reuse" and current_base(self.engine, self.ctx) is not None
+                self._base_ok = (self.features_mode == "reuse"
+                                 and current_layer(self.engine, self.ctx, base_layer(self.ctx)) is not None)
         return self._base_ok
 
     @contextmanager
@@ -418,7 +419,7 @@ class GateEvaluator:
                     ensure_part(self.engine, self.ctx, part, mark=mark)
                     self._parts[part.layer] = True
                 else:
-                    self._parts[part.layer] = current_part(self.engine, self.ctx, part) is not None
+                    self._parts[part.layer] = current_layer(self.engine, self.ctx, part.layer) is not None
             if not self._parts[part.layer]:
                 return False
         return True

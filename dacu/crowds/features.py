@@ -320,16 +320,11 @@ def ensure_part(engine: Engine, ctx: CrowdContext, part: PartPlan, *, rebuild: b
     return _ensure_layer(engine, ctx, part.layer, part.sql, part.binds, mark, rebuild, crowd_part_rows)
 
 
-def current_part(engine: Engine, ctx: CrowdContext, part: PartPlan) -> LayerBuild | None:
-    """A current build of ``part``, if any (read-only: for previews)."""
+def current_layer(engine: Engine, ctx: CrowdContext, layer: str) -> LayerBuild | None:
+    """A current build of ``layer`` of the gate's sale (the day's base layer, a history part), if
+    any (read-only: for previews)."""
     with engine.connect() as conn:
-        return _current(conn, ctx.sale_id, part.layer, data_mark(conn))
-
-
-def current_base(engine: Engine, ctx: CrowdContext) -> LayerBuild | None:
-    """A current build of the day's base layer, if any (read-only)."""
-    with engine.connect() as conn:
-        return _current(conn, ctx.sale_id, base_layer(ctx), data_mark(conn))
+        return _current(conn, ctx.sale_id, layer, data_mark(conn))
 
 
 def reusable_build(engine: Engine, ctx: CrowdContext) -> FeatureBuild | None:

@@ -15,8 +15,9 @@ import logging
 import threading
 import time as _time
 import zlib
-from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -188,6 +189,28 @@ def _read_ahead(pages):
             yield item
 
 
+class _InFlight:
+    """Submitted futures in order, at most ``keep`` left waiting after each ``add``: the oldest
+    is waited for first (its error surfaces here), then ``on_done(n)`` with the size it was added
+    with. Keeps the batches (or receipt pages) in flight, and so memory, bounded."""
+
+    def __init__(self, keep: int, on_done: Callable[[int], None] | None = None) -> None:
+        self.keep, self.on_done = keep, on_done
+        self._queue: deque[tuple[int, Future]] = deque()
+
+    def add(self, future: Future, n: int = 0) -> None:
+        self._queue.append((n, future))
+        self.wait(self.keep)
+
+    def wait(self, keep: int = 0) -> None:
+        """Wait for the oldest until at most ``keep`` remain (0: all of them)."""
+        while len(self._queue) > keep:
+            n, future = self._queue.popleft()
+            future.result()
+            if self.on_done is not None:
+                self.on_done(n)
+
+
 class _Run:
     def __init__(self, engine: Engine, plan: _Plan, gw: GatewayClient | None, smtp: SmtpChannel | None, *,
                  dry_run: bool, db_batch: int, gateway_batch: int, threads: int, parallel_batches: int,
@@ -228,31 +251,26 @@ class _Run:
             recipients, crowd_skipped = 0, Counter()
             per_batch = max(1, self.db_batch // len(p.channels))
             done = 0
+
+            def batch_done(n: int) -> None:
+                nonlocal done
+                done += n
+                self._progress(done, total, started)
+
             # Page by page through the frozen crowd (CROWD_PAGE ids in the database's order): the
             # recheck, smart buckets and batches of one page, so memory stays flat in the crowd size.
             # Batches hold disjoint customers, so a few run at once: one batch's database work
             # overlaps another's gateway calls. The window is small to keep memory flat.
             with ThreadPoolExecutor(max_workers=self.parallel_batches, thread_name_prefix="dacu-batch") as bx:
-                window: list = []
-
-                def drain(keep: int) -> None:
-                    # wait for the oldest batches until at most ``keep`` are in flight
-                    nonlocal done
-                    while len(window) > keep:
-                        n, f = window.pop(0)
-                        f.result()
-                        done += n
-                        self._progress(done, total, started)
-
+                window = _InFlight(self.parallel_batches - 1, batch_done)
                 for members, holdouts, dropped, skipped in _read_ahead(self._recipient_pages()):
                     recipients += len(members) + len(holdouts) + len(dropped)
                     crowd_skipped.update(skipped)
                     everyone = sorted(members | holdouts | set(dropped))
                     for i in range(0, len(everyone), per_batch):
                         chunk = everyone[i:i + per_batch]
-                        window.append((len(chunk), bx.submit(self._batch, chunk, holdouts, dropped)))
-                        drain(self.parallel_batches - 1)
-                drain(0)
+                        window.add(bx.submit(self._batch, chunk, holdouts, dropped), len(chunk))
+                window.wait()
                 # wall time of the page-and-batch loop; "recipients" (reading and rechecking the
                 # pages) ran inside it, one page ahead of the batches
                 phases["batches"] = _time.monotonic() - started
@@ -561,13 +579,10 @@ class _Run:
         by one of the batch workers (its own connection), ``parallel_batches`` pages at once, so
         one page's ledger update overlaps the next pages' lookups and updates."""
         p = self.p
-        window: list = []
+        window = _InFlight(self.parallel_batches)
         for keys in ledger.awaiting_receipt(self.engine, p.sale_id, p.strategy.id, p.wave, page=RECEIPT_PAGE):
-            window.append(workers.submit(self._receipt_page, keys))
-            while len(window) > self.parallel_batches:
-                window.pop(0).result()
-        for f in window:
-            f.result()
+            window.add(workers.submit(self._receipt_page, keys))
+        window.wait()
 
     def _receipt_page(self, keys: list[str]) -> None:
         self._set_receipts(self.gw.status(keys))
